@@ -1,0 +1,1 @@
+//! wakeline-middleware.
