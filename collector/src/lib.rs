@@ -1,1 +1,12 @@
-//! Wakeline collector.
+//! Wakeline collector: every Docker container's log lines, indexed once,
+//! searchable by request ID, streamed live.
+//!
+//! The modules follow the data flow (DESIGN.md):
+//! `source` (Docker) → `assemble` (whole lines) → `parse` (records) →
+//! `live` (the hub browsers subscribe to) and `index` (tantivy, checkpoints)
+//! → `api` (HTTP and WebSocket).
+
+pub mod assemble;
+pub mod parse;
+pub mod record;
+pub mod timefmt;

@@ -1,0 +1,212 @@
+//! The record: what one log line becomes, everywhere after the parser.
+//!
+//! The same struct flows to the live hub, into the index and back out of the
+//! search API, so the JSON field names written here are the API's names
+//! (DESIGN.md, "The record"). Container metadata is shared behind an `Arc`
+//! because thousands of records per second carry the same few strings.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+use crate::timefmt::format_rfc3339_ns;
+
+/// Which of the container's output streams a line was written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Stream> {
+        match text {
+            "stdout" => Some(Stream::Stdout),
+            "stderr" => Some(Stream::Stderr),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the collector knows about the container a line came from, at the time
+/// the line was read (a rename makes a new one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerMeta {
+    pub host: String,
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub service: Option<String>,
+    pub project: Option<String>,
+}
+
+/// Severity, normalized so that `WARNING`, `warn` and `W` compare equal.
+///
+/// Known levels are ordered so that a request's summary can report the worst
+/// one; an unknown level keeps its (lowercased) spelling and ranks lowest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Other(String),
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl Level {
+    /// Normalizes a level as written in a log line; `None` for empty or
+    /// implausibly long values.
+    pub fn parse(text: &str) -> Option<Level> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() || trimmed.len() > 16 {
+            return None;
+        }
+        let lower = trimmed.to_ascii_lowercase();
+        Some(match lower.as_str() {
+            "trace" | "trc" => Level::Trace,
+            "debug" | "dbg" | "debu" => Level::Debug,
+            "info" | "inf" | "information" | "informational" | "notice" => Level::Info,
+            "warn" | "warning" | "wrn" => Level::Warn,
+            "error" | "err" | "eror" => Level::Error,
+            "fatal" | "critical" | "crit" | "panic" | "emerg" | "emergency" | "alert" => {
+                Level::Fatal
+            }
+            _ => Level::Other(lower),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Fatal => "fatal",
+            Level::Other(text) => text,
+        }
+    }
+}
+
+/// One log line, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Docker's timestamp for the line, nanoseconds since the epoch.
+    pub ts_ns: i64,
+    /// Ingest order; assigned by the indexer, 0 until then.
+    pub seq: u64,
+    pub container: Arc<ContainerMeta>,
+    pub stream: Stream,
+    pub level: Option<Level>,
+    pub request_id: Option<String>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    /// The line as written, without its line ending; invalid UTF-8 replaced
+    /// by U+FFFD (the exact bytes are then kept in `raw`).
+    pub message: String,
+    /// The original bytes, only when they were not valid UTF-8.
+    pub raw: Option<Vec<u8>>,
+    /// Structured fields other than the ones above.
+    pub fields: Map<String, Value>,
+    /// The line was longer than the maximum and was cut.
+    pub truncated: bool,
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        let c = &self.container;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("ts", &format_rfc3339_ns(self.ts_ns))?;
+        map.serialize_entry("seq", &self.seq)?;
+        map.serialize_entry("host", &c.host)?;
+        map.serialize_entry("container_id", &c.id)?;
+        map.serialize_entry("container", &c.name)?;
+        map.serialize_entry("image", &c.image)?;
+        map.serialize_entry("service", &c.service)?;
+        map.serialize_entry("project", &c.project)?;
+        map.serialize_entry("stream", self.stream.as_str())?;
+        map.serialize_entry("level", &self.level.as_ref().map(Level::as_str))?;
+        map.serialize_entry("request_id", &self.request_id)?;
+        map.serialize_entry("trace_id", &self.trace_id)?;
+        map.serialize_entry("span_id", &self.span_id)?;
+        map.serialize_entry("message", &self.message)?;
+        map.serialize_entry("fields", &self.fields)?;
+        if self.truncated {
+            map.serialize_entry("truncated", &true)?;
+        }
+        if let Some(raw) = &self.raw {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+            map.serialize_entry("raw_base64", &encoded)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_normalize_and_order() {
+        assert_eq!(Level::parse("WARNING"), Some(Level::Warn));
+        assert_eq!(Level::parse(" Err "), Some(Level::Error));
+        assert_eq!(Level::parse("CRITICAL"), Some(Level::Fatal));
+        assert_eq!(
+            Level::parse("verbose"),
+            Some(Level::Other("verbose".into()))
+        );
+        assert_eq!(Level::parse(""), None);
+        assert!(Level::Fatal > Level::Error && Level::Error > Level::Warn);
+        assert!(Level::Trace > Level::Other("verbose".into()));
+    }
+
+    #[test]
+    fn record_serializes_with_the_api_field_names() {
+        let record = Record {
+            ts_ns: 1_700_000_000_123_456_789,
+            seq: 7,
+            container: Arc::new(ContainerMeta {
+                host: "h".into(),
+                id: "abc".into(),
+                name: "web".into(),
+                image: "img".into(),
+                service: Some("web".into()),
+                project: None,
+            }),
+            stream: Stream::Stderr,
+            level: Some(Level::Warn),
+            request_id: Some("r1".into()),
+            trace_id: None,
+            span_id: None,
+            message: "hello".into(),
+            raw: None,
+            fields: Map::new(),
+            truncated: false,
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["ts"], "2023-11-14T22:13:20.123456789Z");
+        assert_eq!(json["container"], "web");
+        assert_eq!(json["stream"], "stderr");
+        assert_eq!(json["level"], "warn");
+        assert_eq!(json["project"], Value::Null);
+        assert!(json.get("truncated").is_none());
+    }
+}
