@@ -1,0 +1,271 @@
+//! The tower layer that gives every request its identity at the edge.
+//!
+//! For each request, [`RequestIdService`]:
+//!
+//! 1. keeps a valid incoming `X-Request-ID` (1–128 chars of `[A-Za-z0-9._:-]`)
+//!    or makes a new one with its [`MakeRequestId`] (UUIDv7 by default), and
+//!    writes the result back into the request's header so handlers that read
+//!    the header see the safe value;
+//! 2. continues the caller's W3C trace from a valid `traceparent` (new span ID,
+//!    same trace ID) or starts a new trace;
+//! 3. opens a tracing span `request` with `request_id`, `trace_id`, `span_id`,
+//!    `method` and `path`, and stores the [`RequestContext`] in it and in the
+//!    request's extensions;
+//! 4. runs the inner service inside that span (every poll enters it), logs a
+//!    start line and an end line (status, duration) if enabled, and sets the
+//!    ID on the response.
+//!
+//! Nothing about a bad header fails the request: an invalid value is simply
+//! not trusted, and since only validated IDs exist as [`RequestId`] values,
+//! hostile bytes never reach a log line or a response header.
+//!
+//! The shape (layer, service, named future, ID policy trait) follows
+//! tower-http's `request_id.rs`, so it composes with any tower or hyper stack.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use http::{HeaderName, HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+use tracing::Span;
+use tracing::field::{Empty, display};
+
+use crate::context::RequestContext;
+use crate::id::{MakeRequestId, MakeUuidV7, RequestId, Trust};
+use crate::propagate::{X_REQUEST_ID, extract_parent};
+
+/// The log target of the request start and end lines.
+pub const REQUEST_LINE_TARGET: &str = "wakeline_middleware::request";
+
+/// Adds [`RequestIdService`] to a stack. Cheap to clone.
+///
+/// ```
+/// use wakeline_middleware::{RequestIdLayer, Trust};
+///
+/// let layer = RequestIdLayer::new()
+///     .header_name(http::HeaderName::from_static("x-correlation-id"))
+///     .trust(Trust::AlwaysGenerate)
+///     .request_lines(false);
+/// # let _ = layer;
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequestIdLayer<M = MakeUuidV7> {
+    config: Config,
+    make: M,
+}
+
+#[derive(Clone, Debug)]
+struct Config {
+    header: HeaderName,
+    trust: Trust,
+    request_lines: bool,
+}
+
+impl RequestIdLayer {
+    /// `x-request-id`, trust valid incoming IDs, UUIDv7, request lines on.
+    pub fn new() -> Self {
+        Self {
+            config: Config {
+                header: X_REQUEST_ID,
+                trust: Trust::Valid,
+                request_lines: true,
+            },
+            make: MakeUuidV7,
+        }
+    }
+}
+
+impl Default for RequestIdLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M> RequestIdLayer<M> {
+    /// The header read and written (default `x-request-id`).
+    pub fn header_name(mut self, header: HeaderName) -> Self {
+        self.config.header = header;
+        self
+    }
+
+    /// Whether incoming `X-Request-ID` and `traceparent` are believed.
+    pub fn trust(mut self, trust: Trust) -> Self {
+        self.config.trust = trust;
+        self
+    }
+
+    /// Whether to log a line when a request starts and when it ends (default on).
+    pub fn request_lines(mut self, enabled: bool) -> Self {
+        self.config.request_lines = enabled;
+        self
+    }
+
+    /// Makes new IDs with `make` instead of UUIDv7.
+    pub fn make_request_id<M2: MakeRequestId>(self, make: M2) -> RequestIdLayer<M2> {
+        RequestIdLayer {
+            config: self.config,
+            make,
+        }
+    }
+}
+
+impl<S, M: Clone> Layer<S> for RequestIdLayer<M> {
+    type Service = RequestIdService<S, M>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestIdService {
+            inner,
+            config: self.config.clone(),
+            make: self.make.clone(),
+        }
+    }
+}
+
+/// Assigns, propagates and logs the request ID; see the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct RequestIdService<S, M = MakeUuidV7> {
+    inner: S,
+    config: Config,
+    make: M,
+}
+
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for RequestIdService<S, M>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    M: MakeRequestId,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let trusted = self.config.trust == Trust::Valid;
+        let incoming = trusted
+            .then(|| req.headers().get(&self.config.header))
+            .flatten()
+            .and_then(|v| RequestId::from_header_value(v).ok());
+        let request_id = match incoming {
+            Some(id) => id,
+            None => self.make.make_request_id(&req),
+        };
+        let parent = trusted.then(|| extract_parent(req.headers())).flatten();
+        req.headers_mut().insert(
+            self.config.header.clone(),
+            request_id.as_header_value().clone(),
+        );
+
+        let span = tracing::info_span!(
+            target: "wakeline_middleware",
+            "request",
+            request_id = %request_id,
+            trace_id = Empty,
+            span_id = Empty,
+            method = %req.method(),
+            path = req.uri().path(),
+        );
+        let ctx = start_context(&span, request_id, parent.as_ref());
+        span.record("trace_id", display(ctx.trace_id()));
+        span.record("span_id", display(ctx.span_id()));
+        ctx.attach_to(&span);
+
+        let start = self.config.request_lines.then(|| {
+            span.in_scope(|| {
+                tracing::info!(
+                    target: REQUEST_LINE_TARGET,
+                    method = %req.method(),
+                    path = req.uri().path(),
+                    parent_span_id = ctx.parent_span_id().map(display),
+                    "request started"
+                );
+            });
+            Instant::now()
+        });
+
+        let response_id = ctx.request_id().as_header_value().clone();
+        req.extensions_mut().insert(ctx.request_id().clone());
+        req.extensions_mut().insert(ctx);
+        let inner = span.in_scope(|| self.inner.call(req));
+        ResponseFuture {
+            inner,
+            span,
+            header: Some((self.config.header.clone(), response_id)),
+            start,
+        }
+    }
+}
+
+/// The request's [`RequestContext`]: with the `otel` feature and an
+/// OpenTelemetry layer installed, the IDs of the OpenTelemetry span (so both
+/// agree on one trace); otherwise our own.
+fn start_context(
+    span: &Span,
+    request_id: RequestId,
+    parent: Option<&opentelemetry::trace::SpanContext>,
+) -> RequestContext {
+    #[cfg(feature = "otel")]
+    if let Some(ctx) = crate::otel::adopt_span(span, &request_id, parent) {
+        return ctx;
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = span;
+    RequestContext::start(request_id, parent)
+}
+
+pin_project! {
+    /// The response future of [`RequestIdService`]: polls the inner future
+    /// inside the request span, then stamps the response.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        span: Span,
+        header: Option<(HeaderName, HeaderValue)>,
+        start: Option<Instant>,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let mut result = ready!(this.inner.poll(cx));
+        let duration_ms = this.start.map(|start| start.elapsed().as_secs_f64() * 1e3);
+        match &mut result {
+            Ok(response) => {
+                if let Some((name, value)) = this.header.take() {
+                    response.headers_mut().insert(name, value);
+                }
+                let status = response.status().as_u16();
+                match duration_ms {
+                    Some(duration_ms) if response.status().is_server_error() => {
+                        tracing::error!(target: REQUEST_LINE_TARGET, status, duration_ms, "request finished");
+                    }
+                    Some(duration_ms) => {
+                        tracing::info!(target: REQUEST_LINE_TARGET, status, duration_ms, "request finished");
+                    }
+                    None => {}
+                }
+            }
+            Err(_) => {
+                if let Some(duration_ms) = duration_ms {
+                    tracing::error!(target: REQUEST_LINE_TARGET, duration_ms, "request failed");
+                }
+            }
+        }
+        Poll::Ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Tests of the layer through a real axum Router.

@@ -1,0 +1,362 @@
+//! One JSON object per line, in the shape the Wakeline collector reads with no
+//! configuration.
+//!
+//! ```text
+//! {"ts":"2026-01-02T03:04:05.123456789Z","level":"info","msg":"user loaded","target":"users::db","request_id":"0190…","trace_id":"4bf9…4736","span_id":"00f0…02b7","user_id":42}
+//! ```
+//!
+//! `ts` is RFC 3339 UTC with nanoseconds, `level` is lowercase, `msg` is the
+//! event's message, and the three IDs come from the [`RequestContext`] of the
+//! enclosing request span (left out when the event is not inside one). The
+//! event's own fields follow as JSON values (numbers and booleans stay typed).
+//!
+//! Why a layer of our own rather than `tracing_subscriber::fmt().json()`:
+//! that one nests span fields under `span`/`spans`, names the message
+//! `fields.message` and formats the IDs back and forth as strings; the
+//! collector wants them flat and this is the hot path. Lines are built in a
+//! reused thread-local buffer and handed to the writer in one `write_all`, so
+//! concurrent lines never interleave on stdout.
+//!
+//! An event field named like one of the fixed keys (`ts`, `level`, `msg`,
+//! `target`, and the three IDs when a request context is present) is written
+//! with a `field_` prefix, so a line never has a duplicate key.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::io::{self, Write as _};
+use std::time::SystemTime;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
+
+use crate::context::RequestContext;
+use crate::timestamp::write_rfc3339;
+
+/// A tracing-subscriber layer that writes each event as one JSON line.
+///
+/// Writes to stdout unless given another [`MakeWriter`] with
+/// [`JsonLayer::with_writer`] (tests capture lines that way).
+#[derive(Debug)]
+pub struct JsonLayer<W = fn() -> io::Stdout> {
+    make_writer: W,
+}
+
+impl JsonLayer {
+    /// A layer writing to stdout.
+    pub fn new() -> Self {
+        Self {
+            make_writer: io::stdout,
+        }
+    }
+}
+
+impl Default for JsonLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<W> JsonLayer<W> {
+    /// The same layer writing to `make_writer` instead.
+    pub fn with_writer<W2>(self, make_writer: W2) -> JsonLayer<W2>
+    where
+        W2: for<'a> MakeWriter<'a> + 'static,
+    {
+        JsonLayer { make_writer }
+    }
+}
+
+/// Installs the global subscriber: JSON lines on stdout, filtered by
+/// `RUST_LOG` (default `info`). Fails if a global subscriber is already set.
+pub fn init() -> Result<(), TryInitError> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(JsonLayer::new())
+        .try_init()
+}
+
+/// The per-thread buffers a line is assembled in.
+#[derive(Default)]
+struct Buffers {
+    line: Vec<u8>,
+    ids: Vec<u8>,
+    msg: Vec<u8>,
+    fields: Vec<u8>,
+}
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+impl<S, W> tracing_subscriber::Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => self.write_event(&mut bufs, event, &ctx),
+            // Only if formatting a field value itself logs: use fresh buffers.
+            Err(_) => self.write_event(&mut Buffers::default(), event, &ctx),
+        });
+    }
+}
+
+impl<W> JsonLayer<W>
+where
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    fn write_event<S>(&self, bufs: &mut Buffers, event: &Event<'_>, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Buffers {
+            line,
+            ids,
+            msg,
+            fields,
+        } = bufs;
+        line.clear();
+        ids.clear();
+        msg.clear();
+        fields.clear();
+        let meta = event.metadata();
+
+        line.extend_from_slice(b"{\"ts\":\"");
+        write_rfc3339(line, SystemTime::now());
+        line.extend_from_slice(b"\",\"level\":\"");
+        line.extend_from_slice(level_str(meta.level()).as_bytes());
+        line.extend_from_slice(b"\",\"msg\":");
+        // The message and the fields are visited first, into their own
+        // buffers, because the message comes first on the line.
+        let has_request = ctx
+            .event_scope(event)
+            .and_then(|mut scope| {
+                scope.find_map(|span| {
+                    let ext = span.extensions();
+                    let request = ext.get::<RequestContext>()?;
+                    write_ids(ids, request);
+                    Some(())
+                })
+            })
+            .is_some();
+        event.record(&mut JsonVisitor {
+            msg,
+            fields,
+            has_request,
+        });
+        if msg.is_empty() {
+            line.extend_from_slice(b"\"\"");
+        } else {
+            line.extend_from_slice(msg);
+        }
+        line.extend_from_slice(b",\"target\":");
+        push_json_str(line, meta.target());
+        line.extend_from_slice(ids);
+        line.extend_from_slice(fields);
+        line.extend_from_slice(b"}\n");
+
+        // A log line that cannot be written has nowhere to be reported.
+        let _ = self.make_writer.make_writer_for(meta).write_all(line);
+    }
+}
+
+fn write_ids(out: &mut Vec<u8>, request: &RequestContext) {
+    out.extend_from_slice(b",\"request_id\":");
+    // Request IDs are [A-Za-z0-9._:-] only: nothing to escape.
+    out.push(b'"');
+    out.extend_from_slice(request.request_id().as_str().as_bytes());
+    out.extend_from_slice(b"\",\"trace_id\":\"");
+    push_hex(out, &request.trace_id().to_bytes());
+    out.extend_from_slice(b"\",\"span_id\":\"");
+    push_hex(out, &request.span_id().to_bytes());
+    out.push(b'"');
+}
+
+fn level_str(level: &Level) -> &'static str {
+    match *level {
+        Level::TRACE => "trace",
+        Level::DEBUG => "debug",
+        Level::INFO => "info",
+        Level::WARN => "warn",
+        Level::ERROR => "error",
+    }
+}
+
+/// Visits an event's fields: the message into `msg`, the others into
+/// `fields` as `,"name":value`.
+struct JsonVisitor<'a> {
+    msg: &'a mut Vec<u8>,
+    fields: &'a mut Vec<u8>,
+    has_request: bool,
+}
+
+impl JsonVisitor<'_> {
+    /// Starts a field entry, or returns false for the message (which the
+    /// caller writes into `msg` instead).
+    fn key(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if name == "message" {
+            return false;
+        }
+        let reserved = matches!(name, "ts" | "level" | "msg" | "target")
+            || (self.has_request && matches!(name, "request_id" | "trace_id" | "span_id"));
+        self.fields.push(b',');
+        if reserved {
+            self.fields.extend_from_slice(b"\"field_");
+            escape_into(self.fields, name);
+            self.fields.push(b'"');
+        } else {
+            push_json_str(self.fields, name);
+        }
+        self.fields.push(b':');
+        true
+    }
+
+    fn raw(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        if self.key(field) {
+            let _ = Raw(self.fields).write_fmt(value);
+        } else {
+            push_json_str_fmt(self.msg, value);
+        }
+    }
+}
+
+impl Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.key(field) {
+            push_json_str(self.fields, value);
+        } else {
+            push_json_str(self.msg, value);
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.raw(field, format_args!("{value}"));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.raw(field, format_args!("{value}"));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.raw(field, format_args!("{value}"));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.raw(field, format_args!("{value}"));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.raw(field, format_args!("{value}"));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if value.is_finite() {
+            self.raw(field, format_args!("{value}"));
+        } else if self.key(field) {
+            // JSON has no NaN or infinity.
+            push_json_str_fmt(self.fields, format_args!("{value}"));
+        } else {
+            push_json_str_fmt(self.msg, format_args!("{value}"));
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.key(field) {
+            push_json_str_fmt(self.fields, format_args!("{value}"));
+        } else {
+            push_json_str_fmt(self.msg, format_args!("{value}"));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.key(field) {
+            push_json_str_fmt(self.fields, format_args!("{value:?}"));
+        } else {
+            push_json_str_fmt(self.msg, format_args!("{value:?}"));
+        }
+    }
+}
+
+/// Appends bytes as lowercase hex.
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xf)]);
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_into(out, s);
+    out.push(b'"');
+}
+
+/// Appends formatted text as a JSON string literal, escaping as it goes.
+fn push_json_str_fmt(out: &mut Vec<u8>, args: fmt::Arguments<'_>) {
+    out.push(b'"');
+    // A Debug impl that fails leaves what it wrote; the string is still closed.
+    let _ = Escaped(out).write_fmt(args);
+    out.push(b'"');
+}
+
+/// Appends `s` with JSON string escaping: quote, backslash and every control
+/// character, so a line can never be split or broken by its content.
+fn escape_into(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(short);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// `fmt::Write` into a byte buffer, unescaped (numbers, booleans).
+struct Raw<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Raw<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// `fmt::Write` into a byte buffer, JSON-escaped.
+struct Escaped<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape_into(self.0, s);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

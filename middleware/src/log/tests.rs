@@ -1,0 +1,174 @@
+//! Tests of the JSON line format: every line parses, has the fixed keys, and
+//! carries the IDs of the enclosing request span.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::*;
+use crate::id::RequestId;
+
+/// Collects written bytes so the test can parse them.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("capture lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Capture {
+    fn lines(&self) -> Vec<Value> {
+        let bytes = self.0.lock().expect("capture lock").clone();
+        let text = String::from_utf8(bytes).expect("utf-8 output");
+        assert!(
+            text.ends_with('\n'),
+            "every line ends with a newline: {text:?}"
+        );
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    fn raw(&self) -> String {
+        String::from_utf8(self.0.lock().expect("capture lock").clone()).expect("utf-8 output")
+    }
+}
+
+fn capture<T>(f: impl FnOnce() -> T) -> (Capture, T) {
+    let out = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(JsonLayer::new().with_writer(out.clone()));
+    let result = tracing::subscriber::with_default(subscriber, f);
+    (out, result)
+}
+
+#[test]
+fn line_outside_a_request_has_the_fixed_keys_and_typed_fields() {
+    let (out, ()) = capture(|| {
+        tracing::warn!(target: "svc::db", user_id = 42, ratio = 0.5, ok = true, name = "ann", "slow query");
+    });
+    let lines = out.lines();
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    assert_eq!(line["level"], "warn");
+    assert_eq!(line["msg"], "slow query");
+    assert_eq!(line["target"], "svc::db");
+    assert_eq!(line["user_id"], 42);
+    assert_eq!(line["ratio"], 0.5);
+    assert_eq!(line["ok"], true);
+    assert_eq!(line["name"], "ann");
+    assert!(line.get("request_id").is_none());
+    let ts = line["ts"].as_str().expect("ts is a string");
+    assert_eq!(ts.len(), "2026-01-02T03:04:05.123456789Z".len(), "{ts}");
+    assert!(
+        ts.ends_with('Z') && ts.as_bytes()[10] == b'T' && ts.as_bytes()[19] == b'.',
+        "{ts}"
+    );
+    // Key order is part of the contract: ts, level, msg, target first.
+    assert!(out.raw().starts_with("{\"ts\":\""));
+    let raw = out.raw();
+    let order =
+        ["\"level\"", "\"msg\"", "\"target\"", "\"user_id\""].map(|k| raw.find(k).expect(k));
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{raw}");
+}
+
+#[test]
+fn lines_inside_a_request_span_carry_its_ids() {
+    let ctx = RequestContext::start(RequestId::try_from("req-42").expect("valid"), None);
+    let (out, ()) = capture(|| {
+        let span = tracing::info_span!("request");
+        assert!(ctx.attach_to(&span));
+        let _request = span.enter();
+        tracing::info!("in the request span");
+        let _inner = tracing::debug_span!("db").entered();
+        tracing::error!(code = 7, "in a child span");
+    });
+    let lines = out.lines();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["request_id"], "req-42");
+        assert_eq!(line["trace_id"], ctx.trace_id().to_string());
+        assert_eq!(line["span_id"], ctx.span_id().to_string());
+        assert_eq!(line["trace_id"].as_str().map(str::len), Some(32));
+        assert_eq!(line["span_id"].as_str().map(str::len), Some(16));
+    }
+    assert_eq!(lines[1]["level"], "error");
+    assert_eq!(lines[1]["code"], 7);
+}
+
+#[test]
+fn hostile_text_is_escaped_onto_one_line() {
+    let nasty = "a\r\nb\"c\\d\te\u{1}f\u{7f}é—\u{2028}";
+    let (out, ()) = capture(|| {
+        tracing::info!(field = nasty, debug = ?nasty, "{nasty}");
+    });
+    assert_eq!(out.raw().matches('\n').count(), 1);
+    assert!(!out.raw().contains('\r'));
+    let lines = out.lines();
+    assert_eq!(lines[0]["msg"], nasty);
+    assert_eq!(lines[0]["field"], nasty);
+    assert_eq!(lines[0]["debug"], format!("{nasty:?}"));
+}
+
+#[test]
+fn fields_named_like_fixed_keys_are_prefixed() {
+    let ctx = RequestContext::start(RequestId::try_from("real").expect("valid"), None);
+    let (out, ()) = capture(|| {
+        let span = tracing::info_span!("request");
+        ctx.attach_to(&span);
+        let _g = span.enter();
+        tracing::info!(level = "fake", request_id = "spoofed", ts = 1, "hello");
+    });
+    let raw = out.raw();
+    assert_eq!(raw.matches("\"request_id\":").count(), 1, "{raw}");
+    assert_eq!(raw.matches("\"level\":").count(), 1, "{raw}");
+    let line = &out.lines()[0];
+    assert_eq!(line["request_id"], "real");
+    assert_eq!(line["field_request_id"], "spoofed");
+    assert_eq!(line["level"], "info");
+    assert_eq!(line["field_level"], "fake");
+    assert_eq!(line["field_ts"], 1);
+}
+
+#[test]
+fn request_id_field_outside_a_request_is_kept_as_is() {
+    let (out, ()) = capture(|| tracing::info!(request_id = "job-7", "background job"));
+    assert_eq!(out.lines()[0]["request_id"], "job-7");
+}
+
+#[test]
+fn non_finite_floats_and_errors_become_strings() {
+    let err = io::Error::other("disk on fire");
+    let (out, ()) = capture(|| {
+        tracing::info!(
+            nan = f64::NAN,
+            inf = f64::INFINITY,
+            error = &err as &dyn std::error::Error
+        );
+    });
+    let line = &out.lines()[0];
+    assert_eq!(line["nan"], "NaN");
+    assert_eq!(line["inf"], "inf");
+    assert_eq!(line["error"], "disk on fire");
+    assert_eq!(
+        line["msg"], "",
+        "an event without a message has an empty msg"
+    );
+}

@@ -1,0 +1,126 @@
+//! RFC 3339 UTC timestamps with nanoseconds, written straight into a buffer.
+//!
+//! Every log line starts with one, so it is on the hot path: this is the
+//! civil-from-days algorithm (Howard Hinnant's, public domain) and a handful of
+//! digit writes, with no allocation, no time-zone database and no dependency.
+//! The collector sorts and resumes on these values, hence always nine
+//! fractional digits and always `Z`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Appends `t` as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` to `out`. Times before 1970
+/// are written as the epoch (a log line stamped before 1970 is a broken clock,
+/// not a value worth a code path).
+pub(crate) fn write_rfc3339(out: &mut Vec<u8>, t: SystemTime) {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let nanos = since.subsec_nanos();
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+
+    push_digits(out, u64::from(year), 4);
+    out.push(b'-');
+    push_digits(out, u64::from(month), 2);
+    out.push(b'-');
+    push_digits(out, u64::from(day), 2);
+    out.push(b'T');
+    push_digits(out, rem / 3600, 2);
+    out.push(b':');
+    push_digits(out, rem % 3600 / 60, 2);
+    out.push(b':');
+    push_digits(out, rem % 60, 2);
+    out.push(b'.');
+    push_digits(out, u64::from(nanos), 9);
+    out.push(b'Z');
+}
+
+/// (year, month 1–12, day 1–31) for a count of days since 1970-01-01.
+fn civil_from_days(days: u64) -> (u32, u32, u32) {
+    // Shift the epoch to 0000-03-01 so leap days fall at the end of a year.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year as u32, month as u32, day as u32)
+}
+
+/// Appends `value` as exactly `width` decimal digits (zero-padded; a value
+/// too wide keeps only its low digits, which cannot happen for the fields
+/// above before the year 10000).
+fn push_digits(out: &mut Vec<u8>, mut value: u64, width: usize) {
+    let start = out.len();
+    out.resize(start + width, b'0');
+    for slot in out[start..].iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn format(secs: u64, nanos: u32) -> String {
+        let mut out = Vec::new();
+        write_rfc3339(&mut out, UNIX_EPOCH + Duration::new(secs, nanos));
+        String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(format(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(format(951_782_400, 1), "2000-02-29T00:00:00.000000001Z");
+        assert_eq!(
+            format(1_709_210_096, 123_456_789),
+            "2024-02-29T12:34:56.123456789Z"
+        );
+        assert_eq!(
+            format(1_735_689_599, 999_999_999),
+            "2024-12-31T23:59:59.999999999Z"
+        );
+        assert_eq!(format(4_102_444_800, 0), "2100-01-01T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn every_day_for_three_centuries_round_trips() {
+        // Days from civil, the inverse, computed the slow way.
+        let mut days = 0u64;
+        for year in 1970u32..2270 {
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            let lengths = [
+                31,
+                if leap { 29 } else { 28 },
+                31,
+                30,
+                31,
+                30,
+                31,
+                31,
+                30,
+                31,
+                30,
+                31,
+            ];
+            for (m, len) in lengths.iter().enumerate() {
+                for d in 1..=*len {
+                    assert_eq!(civil_from_days(days), (year, m as u32 + 1, d));
+                    days += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn before_the_epoch_is_the_epoch() {
+        let mut out = Vec::new();
+        write_rfc3339(&mut out, UNIX_EPOCH - Duration::from_secs(10));
+        assert_eq!(out, b"1970-01-01T00:00:00.000000000Z");
+    }
+}
