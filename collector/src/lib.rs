@@ -6,7 +6,13 @@
 //! `live` (the hub browsers subscribe to) and `index` (tantivy, checkpoints)
 //! → `api` (HTTP and WebSocket).
 
+pub mod api;
 pub mod assemble;
+pub mod config;
+pub mod index;
+pub mod live;
+pub mod metrics;
 pub mod parse;
 pub mod record;
+pub mod source;
 pub mod timefmt;

@@ -1,1 +1,151 @@
-fn main() {}
+//! The `wakeline` binary: wires the pipeline together and runs it until
+//! SIGTERM or Ctrl-C, then commits what is pending and exits.
+//!
+//! Source tasks → bounded channel → indexer thread (→ live hub) → index;
+//! the HTTP server reads the index and the hub. Errors reach the user as one
+//! line on stderr and a non-zero exit code.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use tokio::sync::mpsc;
+
+use wakeline::api::{AppState, app};
+use wakeline::config::Config;
+use wakeline::index::writer::Indexer;
+use wakeline::index::{Ledger, LogIndex};
+use wakeline::live::{DEFAULT_RING, LiveHub};
+use wakeline::metrics::Metrics;
+use wakeline::source::registry::Registry;
+use wakeline::source::{DockerSource, connect};
+
+/// Records in flight between the Docker readers and the indexer.
+const INGEST_CHANNEL: usize = 8192;
+
+fn main() -> ExitCode {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("wakeline: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wakeline: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    if !config.listen.ip().is_loopback() && config.auth_token.is_none() {
+        tracing::warn!(listen = %config.listen, "listening beyond loopback without --auth-token: anyone who can reach this port can read every log");
+    }
+    let (index, payload) = LogIndex::open(&config.data_dir)?;
+    let index = Arc::new(index);
+    let (docker, host) = connect(Some(&config.docker_host)).await?;
+
+    let metrics = Arc::new(Metrics::new());
+    let ledger = Arc::new(Ledger::new(payload.containers.clone()));
+    let registry = Arc::new(Registry::default());
+    let hub = Arc::new(LiveHub::new(
+        DEFAULT_RING,
+        payload.next_seq.saturating_sub(1),
+    ));
+    let (records, receiver) = mpsc::channel(INGEST_CHANNEL);
+
+    let indexer = Indexer {
+        index: Arc::clone(&index),
+        hub: Arc::clone(&hub),
+        ledger: Arc::clone(&ledger),
+        metrics: Arc::clone(&metrics),
+        commit_interval: config.commit_interval,
+        next_seq: payload.next_seq.max(1),
+    }
+    .spawn(receiver, tokio::runtime::Handle::current())?;
+
+    let source = DockerSource {
+        docker,
+        host,
+        registry: Arc::clone(&registry),
+        ledger: Arc::clone(&ledger),
+        records,
+        metrics: Arc::clone(&metrics),
+        max_line_bytes: config.max_line_bytes,
+    };
+    let source = tokio::spawn(source.run());
+
+    let state = AppState {
+        index,
+        hub,
+        ledger,
+        registry,
+        metrics,
+        auth_token: config.auth_token.as_deref().map(Arc::from),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    tracing::info!(addr = %local, data_dir = %config.data_dir.display(), "serving");
+    // The first line on stdout tells scripts (and tests) where we listen.
+    println!("listening on http://{local}");
+    let _ = std::io::stdout().flush();
+
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+
+    // Stop reading Docker: dropping the source drops every sender, so the
+    // indexer drains what is in flight, commits it and ends.
+    source.abort();
+    let _ = source.await;
+    let joined = tokio::task::spawn_blocking(move || indexer.join());
+    match tokio::time::timeout(Duration::from_secs(30), joined).await {
+        Ok(Ok(Ok(()))) => tracing::info!("stopped cleanly"),
+        _ => anyhow::bail!("the indexer did not finish its last commit"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: committing what is pending");
+}

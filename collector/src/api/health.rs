@@ -1,0 +1,178 @@
+//! `/healthz` (is the collector usable?) and `/metrics` (Prometheus text).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use super::AppState;
+use crate::metrics::Metrics;
+use crate::timefmt::now_ns;
+
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let docker_ok = state.metrics.docker_up.load(Ordering::Relaxed);
+    let index = state.index.clone();
+    let probe = tokio::task::spawn_blocking(move || index.count()).await;
+    let (index_ok, records, index_error) = match probe {
+        Ok(Ok(n)) => (state.metrics.index_ok.load(Ordering::Relaxed), n, None),
+        Ok(Err(e)) => (false, 0, Some(e.to_string())),
+        Err(e) => (false, 0, Some(e.to_string())),
+    };
+    let unreadable: Vec<_> = state
+        .registry
+        .snapshot()
+        .into_iter()
+        .filter_map(|(id, s)| {
+            s.error
+                .map(|error| json!({ "id": id, "name": s.meta.name, "error": error }))
+        })
+        .collect();
+    let ok = docker_ok && index_ok;
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "docker": { "ok": docker_ok },
+        "index": { "ok": index_ok, "records": records, "error": index_error },
+        "unreadable_containers": unreadable,
+    });
+    (status, Json(body))
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let m = &state.metrics;
+    let live = &state.hub.stats;
+    let mut out = String::with_capacity(4096);
+    let counters = [
+        (
+            "wakeline_lines_ingested_total",
+            "counter",
+            "Log lines ingested.",
+            Metrics::get(&m.lines_ingested),
+        ),
+        (
+            "wakeline_bytes_ingested_total",
+            "counter",
+            "Bytes of log lines ingested.",
+            Metrics::get(&m.bytes_ingested),
+        ),
+        (
+            "wakeline_truncated_lines_total",
+            "counter",
+            "Lines cut at --max-line-bytes.",
+            Metrics::get(&m.truncated_lines),
+        ),
+        (
+            "wakeline_index_commits_total",
+            "counter",
+            "Index commits.",
+            Metrics::get(&m.commits),
+        ),
+        (
+            "wakeline_index_commit_errors_total",
+            "counter",
+            "Failed index commits.",
+            Metrics::get(&m.commit_errors),
+        ),
+        (
+            "wakeline_docker_reconnects_total",
+            "counter",
+            "Reconnections to the Docker events stream.",
+            Metrics::get(&m.docker_reconnects),
+        ),
+        (
+            "wakeline_live_clients",
+            "gauge",
+            "Connected live WebSocket clients.",
+            Metrics::get(&live.clients),
+        ),
+        (
+            "wakeline_live_sent_total",
+            "counter",
+            "Records sent to live clients.",
+            Metrics::get(&live.sent),
+        ),
+        (
+            "wakeline_live_dropped_total",
+            "counter",
+            "Records dropped for live clients that fell behind.",
+            Metrics::get(&live.dropped),
+        ),
+        (
+            "wakeline_live_pending_records",
+            "gauge",
+            "Records published but not yet committed.",
+            state.hub.pending_len() as u64,
+        ),
+    ];
+    for (name, kind, help, value) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
+    let now = now_ns();
+    let ledger = state.ledger.snapshot();
+    let _ = writeln!(
+        out,
+        "# HELP wakeline_container_lines_total Lines indexed per container.\n# TYPE wakeline_container_lines_total counter"
+    );
+    for (id, s) in &ledger {
+        let _ = writeln!(
+            out,
+            "wakeline_container_lines_total{{{}}} {}",
+            labels(id, &s.name),
+            s.lines
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP wakeline_container_lag_seconds Delay between Docker's timestamp and ingest, for the newest line.\n# TYPE wakeline_container_lag_seconds gauge"
+    );
+    for (id, s) in &ledger {
+        let _ = writeln!(
+            out,
+            "wakeline_container_lag_seconds{{{}}} {:.6}",
+            labels(id, &s.name),
+            s.lag_ns as f64 / 1e9
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP wakeline_container_last_line_age_seconds Time since the newest line of each container.\n# TYPE wakeline_container_last_line_age_seconds gauge"
+    );
+    for (id, s) in &ledger {
+        let age = now.saturating_sub(s.last_ts) as f64 / 1e9;
+        let _ = writeln!(
+            out,
+            "wakeline_container_last_line_age_seconds{{{}}} {age:.3}",
+            labels(id, &s.name)
+        );
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+}
+
+fn labels(id: &str, name: &str) -> String {
+    let short: String = id.chars().take(12).collect();
+    format!("container_id=\"{short}\",container=\"{}\"", escape(name))
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

@@ -1,0 +1,123 @@
+//! The command line: every flag also an environment variable, every value
+//! checked before anything starts, so a mistake is one clear line and a
+//! non-zero exit rather than a surprise later.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Collects the logs of every Docker container on this host, indexes them,
+/// and serves live tail, search and request traces on a local web port.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "wakeline", version, about, long_about = None)]
+pub struct Config {
+    /// Directory holding the index and its checkpoints (created if missing).
+    #[arg(long, env = "WAKELINE_DATA_DIR", default_value = "wakeline-data")]
+    pub data_dir: PathBuf,
+
+    /// Address to serve the API and UI on. Loopback by default; anything else
+    /// should come with --auth-token.
+    #[arg(long, env = "WAKELINE_LISTEN", default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+
+    /// Require this token on every route but /healthz, as
+    /// `Authorization: Bearer <token>` or the UI's login cookie.
+    #[arg(long, env = "WAKELINE_AUTH_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub auth_token: Option<String>,
+
+    /// Docker engine to follow: unix:///path/to/docker.sock or tcp://host:port.
+    #[arg(
+        long,
+        env = "DOCKER_HOST",
+        default_value = "unix:///var/run/docker.sock"
+    )]
+    pub docker_host: String,
+
+    /// Longest line kept whole; longer lines are cut and flagged `truncated`.
+    /// Bytes, or with a unit: 64KiB, 1MiB.
+    #[arg(long, env = "WAKELINE_MAX_LINE_BYTES", default_value = "1MiB", value_parser = parse_size)]
+    pub max_line_bytes: usize,
+
+    /// How often the index commits (and records become searchable): 1s, 250ms.
+    #[arg(long, env = "WAKELINE_COMMIT_INTERVAL", default_value = "1s", value_parser = parse_interval)]
+    pub commit_interval: Duration,
+
+    /// Extra origins allowed to open the live WebSocket (comma-separated, e.g.
+    /// https://logs.example.com). The collector's own host is always allowed.
+    #[arg(long, env = "WAKELINE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+}
+
+fn parse_token(text: &str) -> Result<String, String> {
+    let token = text.trim();
+    if token.is_empty() {
+        return Err("expected a non-empty token".into());
+    }
+    if !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("expected printable ASCII without spaces".into());
+    }
+    Ok(token.to_owned())
+}
+
+/// `1048576`, `64KiB`, `1MiB`, `1MB` (units are powers of two).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("expected a size such as 1MiB or 65536, found {text:?}"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        _ => {
+            return Err(format!(
+                "expected a size unit of B, KiB or MiB, found {unit:?}"
+            ));
+        }
+    };
+    let bytes = number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if !(1024..=64 << 20).contains(&bytes) {
+        return Err(format!("expected between 1KiB and 64MiB, found {text:?}"));
+    }
+    Ok(bytes)
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("expected a duration such as 1s or 250ms ({e})"))?;
+    if interval < Duration::from_millis(10) || interval > Duration::from_secs(300) {
+        return Err(format!("expected between 10ms and 5m, found {text:?}"));
+    }
+    Ok(interval)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let config = Config::try_parse_from(["wakeline"]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:7070");
+        assert_eq!(config.max_line_bytes, 1 << 20);
+        assert_eq!(config.commit_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn sizes_and_intervals_are_checked() {
+        assert_eq!(parse_size("64KiB"), Ok(65_536));
+        assert!(parse_size("1").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("forever").is_err());
+        assert!(Config::try_parse_from(["wakeline", "--listen", "nowhere"]).is_err());
+        assert!(Config::try_parse_from(["wakeline", "--auth-token", " "]).is_err());
+    }
+}

@@ -1,0 +1,292 @@
+//! The index: tantivy on local disk, one writer, many readers.
+//!
+//! `schema` defines what is stored, `checkpoint` what each commit says about
+//! how far every container was taken, `writer` the single indexing thread
+//! that batches records and commits them with their checkpoints, and `search`
+//! turns API parameters into tantivy queries. This file opens the index and
+//! converts records to documents and back.
+
+pub mod checkpoint;
+pub mod schema;
+pub mod search;
+pub mod writer;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+use tantivy::collector::Count;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::AllQuery;
+use tantivy::schema::document::Value as _;
+use tantivy::schema::{OwnedValue, Schema};
+use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument};
+
+use crate::record::{ContainerMeta, Level, Record, Stream};
+use checkpoint::{CommitPayload, ContainerState};
+use schema::{Fields, build_schema};
+
+/// Why the index could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("cannot use data dir {dir}: {source}")]
+    DataDir { dir: String, source: std::io::Error },
+    #[error("cannot open the index in {dir}: {source}")]
+    Open {
+        dir: String,
+        source: tantivy::TantivyError,
+    },
+    #[error("the index in {dir} has a bad commit payload: {detail}")]
+    Payload { dir: String, detail: String },
+    #[error("index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+}
+
+/// The open index: schema, field handles and a reader reloaded after every
+/// commit by the writer thread.
+pub struct LogIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    schema: Schema,
+}
+
+impl std::fmt::Debug for LogIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogIndex").finish_non_exhaustive()
+    }
+}
+
+impl LogIndex {
+    /// Opens the index in `dir` (creating it if needed) and returns it with
+    /// the payload of its last commit.
+    pub fn open(dir: &Path) -> Result<(LogIndex, CommitPayload), IndexError> {
+        let shown = dir.display().to_string();
+        std::fs::create_dir_all(dir).map_err(|source| IndexError::DataDir {
+            dir: shown.clone(),
+            source,
+        })?;
+        let directory = MmapDirectory::open(dir).map_err(|e| IndexError::DataDir {
+            dir: shown.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let (schema, fields) = build_schema();
+        let index = Index::open_or_create(directory, schema.clone()).map_err(|source| {
+            IndexError::Open {
+                dir: shown.clone(),
+                source,
+            }
+        })?;
+        let payload = match index.load_metas()?.payload {
+            Some(text) => {
+                CommitPayload::from_json(&text).map_err(|detail| IndexError::Payload {
+                    dir: shown.clone(),
+                    detail,
+                })?
+            }
+            None => CommitPayload {
+                version: CommitPayload::VERSION,
+                ..CommitPayload::default()
+            },
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok((
+            LogIndex {
+                index,
+                reader,
+                fields,
+                schema,
+            },
+            payload,
+        ))
+    }
+
+    pub fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn tantivy(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    /// Makes the last commit visible to searches.
+    pub fn reload(&self) -> tantivy::Result<()> {
+        self.reader.reload()
+    }
+
+    /// Number of committed records (a health probe that touches the index).
+    pub fn count(&self) -> tantivy::Result<usize> {
+        self.searcher().search(&AllQuery, &Count)
+    }
+
+    /// The tantivy document for a record.
+    pub fn to_document(&self, record: &Record) -> TantivyDocument {
+        let f = &self.fields;
+        let c = &record.container;
+        let mut doc = TantivyDocument::new();
+        doc.add_i64(f.ts, record.ts_ns);
+        doc.add_u64(f.seq, record.seq);
+        doc.add_text(f.host, &c.host);
+        doc.add_text(f.container_id, &c.id);
+        doc.add_text(f.container, &c.name);
+        doc.add_text(f.image, &c.image);
+        doc.add_text(f.stream, record.stream.as_str());
+        let optional = [
+            (f.service, c.service.as_deref()),
+            (f.project, c.project.as_deref()),
+            (f.level, record.level.as_ref().map(Level::as_str)),
+            (f.request_id, record.request_id.as_deref()),
+            (f.trace_id, record.trace_id.as_deref()),
+            (f.span_id, record.span_id.as_deref()),
+        ];
+        for (field, value) in optional {
+            if let Some(value) = value {
+                doc.add_text(field, value);
+            }
+        }
+        doc.add_text(f.message, &record.message);
+        if !record.fields.is_empty() {
+            let object: BTreeMap<String, OwnedValue> = record
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), to_owned_value(v)))
+                .collect();
+            doc.add_object(f.fields, object);
+            doc.add_text(
+                f.fields_json,
+                Value::Object(record.fields.clone()).to_string(),
+            );
+        }
+        if let Some(raw) = &record.raw {
+            doc.add_bytes(f.raw, raw);
+        }
+        if record.truncated {
+            doc.add_bool(f.truncated, true);
+        }
+        doc
+    }
+
+    /// Rebuilds a record from a stored document.
+    pub fn to_record(&self, doc: &TantivyDocument) -> Record {
+        let f = &self.fields;
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let container = ContainerMeta {
+            host: text(f.host).unwrap_or_default(),
+            id: text(f.container_id).unwrap_or_default(),
+            name: text(f.container).unwrap_or_default(),
+            image: text(f.image).unwrap_or_default(),
+            service: text(f.service),
+            project: text(f.project),
+        };
+        let fields = text(f.fields_json)
+            .and_then(|json| serde_json::from_str::<Map<String, Value>>(&json).ok())
+            .unwrap_or_default();
+        Record {
+            ts_ns: doc
+                .get_first(f.ts)
+                .and_then(|v| v.as_i64())
+                .unwrap_or_default(),
+            seq: doc
+                .get_first(f.seq)
+                .and_then(|v| v.as_u64())
+                .unwrap_or_default(),
+            container: Arc::new(container),
+            stream: text(f.stream)
+                .as_deref()
+                .and_then(Stream::parse)
+                .unwrap_or(Stream::Stdout),
+            level: text(f.level).as_deref().and_then(Level::parse),
+            request_id: text(f.request_id),
+            trace_id: text(f.trace_id),
+            span_id: text(f.span_id),
+            message: text(f.message).unwrap_or_default(),
+            raw: doc
+                .get_first(f.raw)
+                .and_then(|v| v.as_bytes())
+                .map(<[u8]>::to_vec),
+            fields,
+            truncated: doc
+                .get_first(f.truncated)
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+        }
+    }
+}
+
+/// serde_json to tantivy's value, without the RFC 3339 guessing tantivy's own
+/// `From` does (a string field must stay a string to be searchable as text).
+fn to_owned_value(value: &Value) -> OwnedValue {
+    match value {
+        Value::Null => OwnedValue::Null,
+        Value::Bool(b) => OwnedValue::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                OwnedValue::I64(i)
+            } else if let Some(u) = n.as_u64() {
+                OwnedValue::U64(u)
+            } else {
+                OwnedValue::F64(n.as_f64().unwrap_or_default())
+            }
+        }
+        Value::String(s) => OwnedValue::Str(s.clone()),
+        Value::Array(items) => OwnedValue::Array(items.iter().map(to_owned_value).collect()),
+        Value::Object(map) => OwnedValue::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), to_owned_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// What the index holds per container, as of the records added so far
+/// (committed or about to be): shared by the writer thread, the sources
+/// (where to resume) and `/api/containers`.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    containers: Mutex<BTreeMap<String, ContainerState>>,
+}
+
+impl Ledger {
+    pub fn new(containers: BTreeMap<String, ContainerState>) -> Ledger {
+        Ledger {
+            containers: Mutex::new(containers),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ContainerState>> {
+        // A panic while holding this lock cannot leave the map half-updated
+        // in a way that matters more than losing the collector: keep going.
+        self.containers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, ContainerState> {
+        self.lock().clone()
+    }
+
+    pub fn get(&self, container_id: &str) -> Option<ContainerState> {
+        self.lock().get(container_id).cloned()
+    }
+
+    /// Applies `f` to the map under the lock.
+    pub fn update<T>(&self, f: impl FnOnce(&mut BTreeMap<String, ContainerState>) -> T) -> T {
+        f(&mut self.lock())
+    }
+}

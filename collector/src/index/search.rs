@@ -1,0 +1,243 @@
+//! Searching: the API's parameters become one tantivy query.
+//!
+//! `q` goes through tantivy's own query parser (free text over `message` and
+//! `fields`, `field:value`, phrases, AND/OR/NOT), terms are ANDed by default
+//! as people expect of a log search. Every other parameter is an exact filter
+//! added beside it. Hits are ordered by (`ts`, `seq`) read from fast fields,
+//! which makes the order total and stable, and the cursor is simply the last
+//! hit's (`ts`, `seq`): the next page is "strictly after it" in that order.
+
+use std::ops::Bound;
+
+use tantivy::collector::sort_key::SortByStaticFastValue;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermSetQuery};
+use tantivy::schema::Field;
+use tantivy::{DocAddress, Order, TantivyDocument, Term};
+
+use super::LogIndex;
+use crate::record::Record;
+
+/// Most hits one call returns.
+pub const MAX_LIMIT: usize = 10_000;
+/// Longest `q` accepted.
+pub const MAX_QUERY_LEN: usize = 4096;
+
+/// Why a search was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("invalid query: {0}")]
+    BadQuery(String),
+    #[error("index unavailable: {0}")]
+    Index(#[from] tantivy::TantivyError),
+}
+
+/// Where a page ends: the last hit's sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub ts_ns: i64,
+    pub seq: u64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.ts_ns, self.seq)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let (ts, seq) = text.split_once('.')?;
+        Some(Cursor {
+            ts_ns: ts.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+/// A search, as the API and the live tail ask for it.
+#[derive(Debug, Clone, Default)]
+pub struct SearchParams {
+    pub q: Option<String>,
+    /// Matches `request_id` or `trace_id`.
+    pub request_id: Option<String>,
+    pub container: Vec<String>,
+    pub service: Vec<String>,
+    pub level: Vec<String>,
+    pub stream: Vec<String>,
+    pub since_ns: Option<i64>,
+    pub until_ns: Option<i64>,
+    pub limit: usize,
+    pub cursor: Option<Cursor>,
+    pub ascending: bool,
+    /// Only records with seq ≤ this (the live tail's seam).
+    pub max_seq: Option<u64>,
+}
+
+/// One page of hits.
+#[derive(Debug)]
+pub struct SearchPage {
+    pub hits: Vec<Record>,
+    pub total: usize,
+    pub next_cursor: Option<Cursor>,
+}
+
+impl LogIndex {
+    /// The query parser for `q`: free text over message and fields, every
+    /// other field by name, AND by default.
+    pub fn query_parser(&self) -> QueryParser {
+        let f = self.fields();
+        let mut parser = QueryParser::for_index(self.tantivy(), vec![f.message, f.fields]);
+        parser.set_conjunction_by_default();
+        parser
+    }
+
+    /// Parses `q` alone (also used to validate live filters).
+    pub fn parse_q(&self, q: &str) -> Result<Box<dyn Query>, SearchError> {
+        if q.len() > MAX_QUERY_LEN {
+            return Err(SearchError::BadQuery(format!(
+                "q is {} bytes long; at most {MAX_QUERY_LEN} are accepted",
+                q.len()
+            )));
+        }
+        self.query_parser()
+            .parse_query(q)
+            .map_err(|e| SearchError::BadQuery(e.to_string()))
+    }
+
+    /// The query for every filter but the cursor.
+    fn filter_query(&self, p: &SearchParams) -> Result<Vec<(Occur, Box<dyn Query>)>, SearchError> {
+        let f = self.fields();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(q) = p.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            clauses.push((Occur::Must, self.parse_q(q)?));
+        }
+        if let Some(id) = &p.request_id {
+            let terms = [
+                Term::from_field_text(f.request_id, id),
+                Term::from_field_text(f.trace_id, id),
+            ];
+            clauses.push((Occur::Must, Box::new(TermSetQuery::new(terms))));
+        }
+        let exact: [(Field, &Vec<String>); 4] = [
+            (f.container, &p.container),
+            (f.service, &p.service),
+            (f.level, &p.level),
+            (f.stream, &p.stream),
+        ];
+        for (field, values) in exact {
+            if !values.is_empty() {
+                let terms = values.iter().map(|v| Term::from_field_text(field, v));
+                clauses.push((Occur::Must, Box::new(TermSetQuery::new(terms))));
+            }
+        }
+        if p.since_ns.is_some() || p.until_ns.is_some() {
+            let lower = p.since_ns.map_or(Bound::Unbounded, |t| {
+                Bound::Included(Term::from_field_i64(f.ts, t))
+            });
+            let upper = p.until_ns.map_or(Bound::Unbounded, |t| {
+                Bound::Included(Term::from_field_i64(f.ts, t))
+            });
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        if let Some(max_seq) = p.max_seq {
+            let upper = Bound::Included(Term::from_field_u64(f.seq, max_seq));
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(Bound::Unbounded, upper)),
+            ));
+        }
+        Ok(clauses)
+    }
+
+    /// "Strictly after the cursor" in the requested order.
+    fn after_cursor(&self, cursor: Cursor, ascending: bool) -> Box<dyn Query> {
+        let f = self.fields();
+        let ts = |t| Term::from_field_i64(f.ts, t);
+        let seq = |s| Term::from_field_u64(f.seq, s);
+        let (ts_beyond, seq_beyond) = if ascending {
+            (
+                RangeQuery::new(Bound::Excluded(ts(cursor.ts_ns)), Bound::Unbounded),
+                RangeQuery::new(Bound::Excluded(seq(cursor.seq)), Bound::Unbounded),
+            )
+        } else {
+            (
+                RangeQuery::new(Bound::Unbounded, Bound::Excluded(ts(cursor.ts_ns))),
+                RangeQuery::new(Bound::Unbounded, Bound::Excluded(seq(cursor.seq))),
+            )
+        };
+        let same_ts = RangeQuery::new(
+            Bound::Included(ts(cursor.ts_ns)),
+            Bound::Included(ts(cursor.ts_ns)),
+        );
+        let tie = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(same_ts) as Box<dyn Query>),
+            (Occur::Must, Box::new(seq_beyond)),
+        ]);
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Should, Box::new(ts_beyond) as Box<dyn Query>),
+            (Occur::Should, Box::new(tie)),
+        ]))
+    }
+
+    /// Runs a search: exact total, one page of hits in (`ts`, `seq`) order.
+    pub fn search(&self, p: &SearchParams) -> Result<SearchPage, SearchError> {
+        let clauses = self.filter_query(p)?;
+        let searcher = self.searcher();
+        let base: Box<dyn Query> = if clauses.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            Box::new(BooleanQuery::new(
+                clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect(),
+            ))
+        };
+        let total = searcher.search(&base, &Count)?;
+        if p.limit == 0 || total == 0 {
+            return Ok(SearchPage {
+                hits: Vec::new(),
+                total,
+                next_cursor: None,
+            });
+        }
+        let page_query: Box<dyn Query> = match p.cursor {
+            None => base,
+            Some(cursor) => {
+                let mut with_cursor = clauses;
+                with_cursor.push((Occur::Must, self.after_cursor(cursor, p.ascending)));
+                Box::new(BooleanQuery::new(with_cursor))
+            }
+        };
+        let order = if p.ascending { Order::Asc } else { Order::Desc };
+        let limit = p.limit.min(MAX_LIMIT);
+        // One more than asked tells whether another page exists.
+        let collector = TopDocs::with_limit(limit + 1).order_by((
+            (
+                SortByStaticFastValue::<i64>::for_field(super::schema::name::TS),
+                order,
+            ),
+            (
+                SortByStaticFastValue::<u64>::for_field(super::schema::name::SEQ),
+                order,
+            ),
+        ));
+        let mut top: Vec<(_, DocAddress)> = searcher.search(&page_query, &collector)?;
+        let more = top.len() > limit;
+        top.truncate(limit);
+        let mut hits = Vec::with_capacity(top.len());
+        for (_key, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            hits.push(self.to_record(&doc));
+        }
+        let next_cursor = if more {
+            hits.last().map(|r| Cursor {
+                ts_ns: r.ts_ns,
+                seq: r.seq,
+            })
+        } else {
+            None
+        };
+        Ok(SearchPage {
+            hits,
+            total,
+            next_cursor,
+        })
+    }
+}

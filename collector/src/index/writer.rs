@@ -1,0 +1,165 @@
+//! The indexer: the one thread that writes the index.
+//!
+//! It drains records from the ingest channel in batches, gives each its `seq`,
+//! publishes the batch to the live hub, adds the documents and, every commit
+//! interval, commits them together with every container's checkpoint in the
+//! commit payload. Only after the reader has been reloaded does it tell the
+//! hub the new watermark, so "committed" always means "searchable".
+//!
+//! It is a plain thread, not a task: tantivy's writer blocks on I/O and
+//! merges, and the channel it drains is bounded, so a slow disk slows the
+//! Docker readers down (Docker buffers in its log files) instead of growing
+//! memory.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tantivy::{IndexWriter, TantivyDocument};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::checkpoint::CommitPayload;
+use super::{IndexError, Ledger, LogIndex};
+use crate::live::LiveHub;
+use crate::metrics::Metrics;
+use crate::record::Record;
+use crate::timefmt::now_ns;
+
+/// Memory for tantivy's indexing buffer.
+const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// Records taken from the channel per wake-up.
+const BATCH: usize = 2048;
+
+/// Everything the indexer thread needs.
+pub struct Indexer {
+    pub index: Arc<LogIndex>,
+    pub hub: Arc<LiveHub>,
+    pub ledger: Arc<Ledger>,
+    pub metrics: Arc<Metrics>,
+    pub commit_interval: Duration,
+    pub next_seq: u64,
+}
+
+impl Indexer {
+    /// Starts the thread; it ends (after a last commit) when every sender of
+    /// `records` is dropped.
+    pub fn spawn(
+        self,
+        records: mpsc::Receiver<Record>,
+        runtime: Handle,
+    ) -> Result<JoinHandle<()>, IndexError> {
+        // Two indexing threads: enough to keep up with Docker on a small host
+        // without starving the readers of CPU.
+        let writer = self
+            .index
+            .tantivy()
+            .writer_with_num_threads(2, WRITER_HEAP_BYTES)?;
+        let handle = std::thread::Builder::new()
+            .name("wakeline-indexer".into())
+            .spawn(move || self.run(writer, records, runtime))
+            .map_err(|e| IndexError::DataDir {
+                dir: "(indexer thread)".into(),
+                source: e,
+            })?;
+        Ok(handle)
+    }
+
+    fn run(
+        mut self,
+        mut writer: IndexWriter,
+        mut records: mpsc::Receiver<Record>,
+        runtime: Handle,
+    ) {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut published = Vec::with_capacity(BATCH);
+        let mut dirty = false;
+        let mut last_commit = Instant::now();
+        loop {
+            let deadline = last_commit + self.commit_interval;
+            let received = runtime.block_on(async {
+                tokio::time::timeout_at(deadline, records.recv_many(&mut batch, BATCH)).await
+            });
+            match received {
+                Ok(0) => {
+                    if dirty {
+                        self.commit(&mut writer);
+                    }
+                    tracing::info!(next_seq = self.next_seq, "indexer stopped");
+                    return;
+                }
+                Ok(_) => {
+                    self.add_batch(&writer, &mut batch, &mut published);
+                    dirty = true;
+                }
+                Err(_elapsed) => {}
+            }
+            if Instant::now() >= deadline {
+                if dirty {
+                    dirty = !self.commit(&mut writer);
+                }
+                last_commit = Instant::now();
+            }
+        }
+    }
+
+    fn add_batch(
+        &mut self,
+        writer: &IndexWriter,
+        batch: &mut Vec<Record>,
+        published: &mut Vec<Arc<Record>>,
+    ) {
+        let now = now_ns();
+        let mut bytes = 0u64;
+        let mut truncated = 0u64;
+        published.clear();
+        self.ledger.update(|containers| {
+            for mut record in batch.drain(..) {
+                record.seq = self.next_seq;
+                self.next_seq += 1;
+                let state = containers.entry(record.container.id.clone()).or_default();
+                state.take(record.ts_ns, &record.container);
+                state.lag_ns = now.saturating_sub(record.ts_ns);
+                bytes += record.message.len() as u64;
+                truncated += u64::from(record.truncated);
+                published.push(Arc::new(record));
+            }
+        });
+        for record in published.iter() {
+            let doc: TantivyDocument = self.index.to_document(record);
+            if let Err(e) = writer.add_document(doc) {
+                tracing::error!(error = %e, seq = record.seq, "cannot add a document to the index");
+                self.metrics.index_ok.store(false, Ordering::Relaxed);
+            }
+        }
+        self.hub.publish(published);
+        Metrics::add(&self.metrics.lines_ingested, published.len() as u64);
+        Metrics::add(&self.metrics.bytes_ingested, bytes);
+        Metrics::add(&self.metrics.truncated_lines, truncated);
+    }
+
+    /// Commits with the checkpoints; true when it worked.
+    fn commit(&mut self, writer: &mut IndexWriter) -> bool {
+        let payload = CommitPayload {
+            version: CommitPayload::VERSION,
+            next_seq: self.next_seq,
+            containers: self.ledger.snapshot(),
+        };
+        let result = writer.prepare_commit().and_then(|mut prepared| {
+            prepared.set_payload(&payload.to_json());
+            prepared.commit()
+        });
+        if let Err(e) = result.and_then(|_| self.index.reload()) {
+            tracing::error!(error = %e, "index commit failed; will retry");
+            Metrics::add(&self.metrics.commit_errors, 1);
+            self.metrics.index_ok.store(false, Ordering::Relaxed);
+            return false;
+        }
+        self.metrics.index_ok.store(true, Ordering::Relaxed);
+        Metrics::add(&self.metrics.commits, 1);
+        self.hub.committed(self.next_seq.saturating_sub(1));
+        true
+    }
+}

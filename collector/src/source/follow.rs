@@ -1,0 +1,254 @@
+//! One task per container: follow its stdout and stderr, from where the index
+//! stands, for the container's whole life.
+//!
+//! The task reads `GET /containers/{id}/logs?follow=1&timestamps=1` from the
+//! container's checkpoint, turns frames into lines (`assemble`) and lines into
+//! records (`parse`), and sends them down the bounded ingest channel — so a
+//! busy indexer slows this read down rather than losing anything. When the
+//! stream ends because the container stopped, the task parks until the
+//! supervisor wakes it (restart, removal); when it drops for any other
+//! reason it retries with backoff, re-reading from its own position. A log
+//! driver with no logs API is a permanent error: reported, not retried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::{InspectContainerOptions, LogsOptions};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::registry::ContainerHandle;
+use crate::assemble::{Line, LineAssembler, split_raw_entries, split_timestamp};
+use crate::index::checkpoint::{Checkpoint, Replay};
+use crate::parse::parse_line;
+use crate::record::{ContainerMeta, Record, Stream};
+use crate::timefmt::now_ns;
+
+const BACKOFF_START: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// How a read of the log ended.
+enum ReadEnd {
+    /// The stream ended: the container's output is closed (it stopped).
+    Ended,
+    /// The ingest channel is closed: the collector is shutting down.
+    Shutdown,
+    /// The container no longer exists.
+    Gone,
+    /// Its log driver cannot be read; retrying will not help.
+    Permanent(String),
+    /// Anything else: retry from our position.
+    Transient(String),
+}
+
+/// Everything a follow task needs.
+pub struct Follower {
+    pub docker: Docker,
+    pub id: String,
+    pub handle: Arc<ContainerHandle>,
+    pub records: mpsc::Sender<Record>,
+    pub position: Checkpoint,
+    pub max_line_bytes: usize,
+}
+
+impl Follower {
+    pub async fn run(mut self) {
+        let mut backoff = BACKOFF_START;
+        let mut logged_failure = false;
+        loop {
+            match self.inspect().await {
+                Ok(_) => {}
+                Err(ReadEnd::Gone) => return self.removed(),
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            }
+            match self.read().await {
+                ReadEnd::Ended => {
+                    backoff = BACKOFF_START;
+                    logged_failure = false;
+                }
+                ReadEnd::Shutdown => return,
+                ReadEnd::Gone => return self.removed(),
+                ReadEnd::Permanent(reason) => return self.unreadable(reason).await,
+                ReadEnd::Transient(reason) => {
+                    if !logged_failure {
+                        let name = self.handle.meta().name.clone();
+                        tracing::warn!(container = %name, reason = %reason, "log stream dropped; retrying with backoff");
+                        logged_failure = true;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            }
+            // The output ended. If the container is running again (restarted
+            // meanwhile), read on at once; otherwise wait until the supervisor
+            // says it started again or was removed.
+            match self.inspect().await {
+                Ok(true) => {}
+                Ok(false) => self.handle.wake.notified().await,
+                Err(ReadEnd::Gone) => return self.removed(),
+                Err(_) => tokio::time::sleep(backoff).await,
+            }
+        }
+    }
+
+    /// Reports a log driver that cannot be read, then stays parked until the
+    /// container is removed: retrying would not help.
+    async fn unreadable(&self, reason: String) {
+        let name = self.handle.meta().name.clone();
+        tracing::warn!(container = %name, reason = %reason, "logs cannot be read; not retrying");
+        self.handle.update(|s| s.error = Some(reason));
+        loop {
+            self.handle.wake.notified().await;
+            if let Err(ReadEnd::Gone) = self.inspect().await {
+                return self.removed();
+            }
+        }
+    }
+
+    fn removed(&self) {
+        self.handle.update(|s| s.state = "removed".into());
+    }
+
+    /// Refreshes the metadata; `Ok(running)`.
+    async fn inspect(&self) -> Result<bool, ReadEnd> {
+        let info = self
+            .docker
+            .inspect_container(&self.id, None::<InspectContainerOptions>)
+            .await
+            .map_err(classify)?;
+        let config = info.config.unwrap_or_default();
+        let labels = config.labels.unwrap_or_default();
+        let state = info.state.unwrap_or_default();
+        let running = state.running.unwrap_or(false);
+        let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+        let name = info
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_owned();
+        self.handle.update(|s| {
+            let meta = ContainerMeta {
+                host: s.meta.host.clone(),
+                id: self.id.clone(),
+                name,
+                image: config.image.unwrap_or_default(),
+                service: labels.get("com.docker.compose.service").cloned(),
+                project: labels.get("com.docker.compose.project").cloned(),
+            };
+            if *s.meta != meta {
+                s.meta = Arc::new(meta);
+            }
+            s.state = status;
+            s.tty = config.tty.unwrap_or(false);
+        });
+        Ok(running)
+    }
+
+    /// Reads the log from our position until it ends or fails.
+    async fn read(&mut self) -> ReadEnd {
+        let tty = self.handle.state().tty;
+        let options = LogsOptions {
+            follow: true,
+            stdout: true,
+            stderr: true,
+            since: self.position.since_secs(),
+            until: 0,
+            timestamps: true,
+            tail: "all".into(),
+        };
+        let mut stream = self.docker.logs(&self.id, Some(options));
+        let mut assembler = LineAssembler::new(self.max_line_bytes);
+        let mut replay = Replay::new(self.position);
+        let mut lines = Vec::new();
+        while let Some(item) = stream.next().await {
+            let output = match item {
+                Ok(output) => output,
+                Err(e) => return classify(e),
+            };
+            match output {
+                LogOutput::StdOut { message } => {
+                    push_frame(&mut assembler, Stream::Stdout, &message, &mut lines)
+                }
+                LogOutput::StdErr { message } => {
+                    push_frame(&mut assembler, Stream::Stderr, &message, &mut lines)
+                }
+                LogOutput::Console { message } if tty => {
+                    for entry in split_raw_entries(&message) {
+                        lines.extend(assembler.push(Stream::Stdout, entry));
+                    }
+                }
+                // A raw stream from a non-TTY container should not happen;
+                // keep the bytes rather than lose a line.
+                LogOutput::Console { message } => {
+                    push_frame(&mut assembler, Stream::Stdout, &message, &mut lines)
+                }
+                LogOutput::StdIn { .. } => {}
+            }
+            if !self.send(&mut lines, &mut replay).await {
+                return ReadEnd::Shutdown;
+            }
+        }
+        lines.extend(assembler.flush());
+        if !self.send(&mut lines, &mut replay).await {
+            return ReadEnd::Shutdown;
+        }
+        ReadEnd::Ended
+    }
+
+    /// Parses and sends the lines the replay admits; false when shutting down.
+    async fn send(&mut self, lines: &mut Vec<Line>, replay: &mut Replay) -> bool {
+        if lines.is_empty() {
+            return true;
+        }
+        let meta = self.handle.meta();
+        for line in lines.drain(..) {
+            if !replay.admit(line.ts_ns) {
+                continue;
+            }
+            self.position.advance(line.ts_ns);
+            let record = parse_line(line, Arc::clone(&meta));
+            if self.records.send(record).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn push_frame(assembler: &mut LineAssembler, stream: Stream, frame: &[u8], lines: &mut Vec<Line>) {
+    match split_timestamp(frame) {
+        Some(entry) => lines.extend(assembler.push(stream, entry)),
+        None => {
+            // Every entry carries a timestamp with timestamps=1; if one does
+            // not, store it stamped now rather than drop it.
+            let entry = crate::assemble::Entry {
+                ts_ns: now_ns(),
+                content: frame,
+            };
+            lines.extend(assembler.push(stream, entry));
+        }
+    }
+}
+
+fn classify(error: DockerError) -> ReadEnd {
+    match error {
+        DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        } => ReadEnd::Gone,
+        DockerError::DockerResponseServerError {
+            status_code,
+            message,
+        } if status_code == 501 || message.contains("does not support reading") => {
+            ReadEnd::Permanent(message)
+        }
+        other => ReadEnd::Transient(other.to_string()),
+    }
+}

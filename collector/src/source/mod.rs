@@ -1,0 +1,209 @@
+//! The Docker source: which containers exist, and one follow task for each.
+//!
+//! The supervisor lists every container (running or not: a container that
+//! exited before the collector started still has logs to take), then follows
+//! the engine's container events so that containers created, started,
+//! restarted, renamed or removed later are picked up at once. The events are
+//! requested from a second before the listing, so nothing that happens in
+//! between is missed; acting on an event twice is harmless. When the engine
+//! connection drops, it reconnects with backoff and lists again.
+
+pub mod follow;
+pub mod registry;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::EventMessage;
+use bollard::query_parameters::{EventsOptions, ListContainersOptions};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::index::Ledger;
+use crate::metrics::Metrics;
+use crate::record::{ContainerMeta, Record};
+use follow::Follower;
+use registry::Registry;
+
+/// Longest wait for the engine to answer at start-up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the engine could not be reached at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot use Docker host {host:?}: {source}")]
+    Host {
+        host: String,
+        source: bollard::errors::Error,
+    },
+    #[error("cannot reach the Docker engine at {host}: {detail}")]
+    Unreachable { host: String, detail: String },
+}
+
+/// Connects to the engine (`DOCKER_HOST` syntax), negotiates the API version
+/// and returns the client with the engine's host name.
+pub async fn connect(docker_host: Option<&str>) -> Result<(Docker, String), ConnectError> {
+    let host = docker_host
+        .unwrap_or("unix:///var/run/docker.sock")
+        .to_owned();
+    let docker = Docker::connect_with_host(&host).map_err(|source| ConnectError::Host {
+        host: host.clone(),
+        source,
+    })?;
+    let unreachable = |detail: String| ConnectError::Unreachable {
+        host: host.clone(),
+        detail,
+    };
+    let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
+        .await
+        .map_err(|_| unreachable("no answer within 10 s".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let info = tokio::time::timeout(CONNECT_TIMEOUT, docker.info())
+        .await
+        .map_err(|_| unreachable("no answer within 10 s".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    Ok((docker, info.name.unwrap_or_else(|| "localhost".into())))
+}
+
+/// The supervisor of all follow tasks.
+pub struct DockerSource {
+    pub docker: Docker,
+    pub host: String,
+    pub registry: Arc<Registry>,
+    pub ledger: Arc<Ledger>,
+    pub records: mpsc::Sender<Record>,
+    pub metrics: Arc<Metrics>,
+    pub max_line_bytes: usize,
+}
+
+impl DockerSource {
+    /// Runs until the task is aborted; aborting it aborts every follow task.
+    pub async fn run(self) {
+        let mut tasks = JoinSet::new();
+        let mut backoff = Duration::from_millis(200);
+        let mut logged_down = false;
+        loop {
+            let since = crate::timefmt::now_ns() / 1_000_000_000 - 1;
+            match self.list().await {
+                Ok(containers) => {
+                    for (id, name) in containers {
+                        self.track(&id, &name, &mut tasks);
+                    }
+                    self.metrics.docker_up.store(true, Ordering::Relaxed);
+                    backoff = Duration::from_millis(200);
+                    if logged_down {
+                        tracing::info!("Docker engine reachable again");
+                        logged_down = false;
+                    }
+                }
+                Err(e) => {
+                    self.metrics.docker_up.store(false, Ordering::Relaxed);
+                    if !logged_down {
+                        tracing::warn!(error = %e, "cannot list containers; retrying with backoff");
+                        logged_down = true;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            }
+            let options = EventsOptions {
+                since: Some(since.to_string()),
+                until: None,
+                filters: Some(HashMap::from([(
+                    "type".to_owned(),
+                    vec!["container".to_owned()],
+                )])),
+            };
+            let mut events = self.docker.events(Some(options));
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(event) => self.on_event(event, &mut tasks),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Docker events stream dropped; reconnecting");
+                        break;
+                    }
+                }
+                while tasks.try_join_next().is_some() {}
+            }
+            self.metrics.docker_up.store(false, Ordering::Relaxed);
+            Metrics::add(&self.metrics.docker_reconnects, 1);
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<(String, String)>, bollard::errors::Error> {
+        let options = ListContainersOptions {
+            all: true,
+            ..Default::default()
+        };
+        let list = self.docker.list_containers(Some(options)).await?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let name = c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default();
+                Some((c.id?, name.trim_start_matches('/').to_owned()))
+            })
+            .collect())
+    }
+
+    fn on_event(&self, event: EventMessage, tasks: &mut JoinSet<()>) {
+        let Some(actor) = event.actor else { return };
+        let Some(id) = actor.id else { return };
+        let attributes = actor.attributes.unwrap_or_default();
+        let name = attributes
+            .get("name")
+            .map(String::as_str)
+            .unwrap_or_default();
+        match event.action.as_deref().unwrap_or_default() {
+            "create" | "start" | "restart" => self.track(&id, name, tasks),
+            "rename" => {
+                if let Some(handle) = self.registry.get(&id) {
+                    handle.rename(name);
+                }
+            }
+            "destroy" => {
+                if let Some(handle) = self.registry.get(&id) {
+                    handle.wake.notify_one();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Starts following a container, or wakes its task if it has one.
+    fn track(&self, id: &str, name: &str, tasks: &mut JoinSet<()>) {
+        let (handle, new) = self.registry.get_or_insert(id, || ContainerMeta {
+            host: self.host.clone(),
+            id: id.to_owned(),
+            name: name.to_owned(),
+            ..ContainerMeta::default()
+        });
+        if !new {
+            handle.wake.notify_one();
+            return;
+        }
+        let position = self
+            .ledger
+            .get(id)
+            .map(|s| s.checkpoint)
+            .unwrap_or_default();
+        tracing::debug!(container = %name, "following");
+        let follower = Follower {
+            docker: self.docker.clone(),
+            id: id.to_owned(),
+            handle,
+            records: self.records.clone(),
+            position,
+            max_line_bytes: self.max_line_bytes,
+        };
+        tasks.spawn(follower.run());
+    }
+}
