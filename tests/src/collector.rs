@@ -146,6 +146,12 @@ impl Collector {
         self.port
     }
 
+    /// Opens `GET /api/live?<query>` (WebSocket) with the configured token.
+    pub fn live(&self, query: &str) -> crate::Live {
+        crate::Live::connect(self.port, query, self.token.as_deref())
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.diagnostics()))
+    }
+
     /// SIGKILL: no shutdown hook runs, as in a crash or an OOM kill.
     pub fn kill_9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -14,11 +14,13 @@
 mod artifacts;
 mod collector;
 mod docker;
+mod live;
 mod time;
 
 pub use artifacts::{collector_binary, emit_image};
 pub use collector::{Collector, Response};
 pub use docker::{Container, ContainerSpec, docker};
+pub use live::Live;
 pub use time::{format_ts, parse_ts};
 
 use std::path::PathBuf;
