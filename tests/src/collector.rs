@@ -25,6 +25,7 @@ pub struct Collector {
     child: Option<Child>,
     data_dir: PathBuf,
     extra_args: Vec<String>,
+    env: Vec<(String, String)>,
     token: Option<String>,
     port: u16,
     starts: u32,
@@ -49,15 +50,30 @@ impl Collector {
     /// Like [`Collector::start`] with extra flags (`--max-line-bytes N`,
     /// `--auth-token T`, …). An `--auth-token` given here is sent by [`Collector::get`].
     pub fn start_with(data_dir: &Path, extra_args: &[&str]) -> Collector {
+        Collector::start_with_env(data_dir, extra_args, &[])
+    }
+
+    /// Like [`Collector::start_with`], also setting environment variables
+    /// (`WAKELINE_AUTH_TOKEN`, …); a token set either way is sent by [`Collector::get`].
+    pub fn start_with_env(data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Collector {
         let token = extra_args
             .iter()
             .position(|arg| *arg == "--auth-token")
             .and_then(|i| extra_args.get(i + 1))
+            .or_else(|| {
+                env.iter()
+                    .find(|(key, _)| *key == "WAKELINE_AUTH_TOKEN")
+                    .map(|(_, value)| value)
+            })
             .map(|token| token.to_string());
         let mut collector = Collector {
             child: None,
             data_dir: data_dir.to_path_buf(),
             extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
             token,
             port: 0,
             starts: 0,
@@ -90,6 +106,7 @@ impl Collector {
             .arg(&self.data_dir)
             .args(["--listen", "127.0.0.1:0", "--commit-interval", "200ms"])
             .args(&self.extra_args)
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))

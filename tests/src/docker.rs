@@ -91,6 +91,12 @@ impl ContainerSpec {
         self
     }
 
+    /// Replaces the generated name (keep the `wl-t-<pid>-` prefix for the sweeps).
+    pub fn with_name(mut self, name: &str) -> ContainerSpec {
+        self.name = name.to_string();
+        self
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -1035,6 +1035,7 @@ fn search_fixture(collector: &Collector, project: &str) -> (Container, Vec<Value
         ],
     )
     .project(project)
+    .service(&format!("{project}_svc"))
     .run();
     let hits = wait_records(collector, &container, 5);
     (container, hits)
@@ -1071,11 +1072,16 @@ fn search_filters_by_text_field_level_stream_and_time() {
     assert_eq!(found(&[("q", "level:error")]), [msg(1)]);
     assert_eq!(found(&[("q", "request_id:s2")]), [msg(1)]);
     assert_eq!(found(&[("q", "fields.user_id:42")]), [msg(0)]);
+    assert_eq!(found(&[("request_id", "s2")]), [msg(1)]);
     assert_eq!(found(&[("level", "error")]), [msg(1)]);
     assert_eq!(found(&[("level", "info")]), [msg(0), msg(4)]);
     assert_eq!(found(&[("stream", "stderr")]), [msg(1), msg(3)]);
     assert_eq!(found(&[("stream", "stdout")]), [msg(0), msg(2), msg(4)]);
     assert_eq!(collector.total(&[("q", &format!("project:{project}"))]), 5);
+    assert_eq!(
+        collector.total(&[("service", &format!("{project}_svc"))]),
+        5
+    );
 
     // Bounds halfway between records, so inclusive/exclusive does not matter.
     let ts = |i: usize| order_key(&all[i]).0;
@@ -1093,6 +1099,60 @@ fn search_filters_by_text_field_level_stream_and_time() {
     assert_eq!(found(&[("since", "15m")]).len(), 5);
     assert_eq!(found(&[("since", "2h")]).len(), 5);
     assert_eq!(found(&[("until", "15m")]).len(), 0);
+}
+
+#[test]
+fn container_filter_matches_the_exact_name_only() {
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let short = ContainerSpec::new("exact", &["out:exact-short"]);
+    // Same name plus a suffix: a prefix or token match would mix the two up.
+    let long = ContainerSpec::new("exact", &["out:exact-long", "out:exact-long-2"])
+        .with_name(&format!("{}-0", short.name()));
+    let short = short.run();
+    let long = long.run();
+    wait_records(&collector, &long, 2);
+    let hits = wait_records(&collector, &short, 1);
+    assert_eq!(messages(&hits), ["exact-short"]);
+}
+
+#[test]
+fn record_ts_is_dockers_own_timestamp() {
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let container = ContainerSpec::new(
+        "dockerts",
+        &["out:ts-1", "err:ts-2", "count:out:ts-n:3:20:1000"],
+    )
+    .run();
+    let hits = wait_records(&collector, &container, 20);
+    container.wait_exited(DEADLINE);
+    // Both streams: `docker logs` writes the container's stderr to its own stderr.
+    let output = Command::new("docker")
+        .args(["logs", "--timestamps", &container.id])
+        .output()
+        .unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut docker_ts: BTreeMap<String, i128> = BTreeMap::new();
+    for line in logs.lines() {
+        let (ts, message) = line.split_once(' ').unwrap();
+        docker_ts.insert(message.to_string(), parse_ts(ts).unwrap());
+    }
+    assert_eq!(docker_ts.len(), 20, "docker logs: {logs}");
+    for record in &hits {
+        let message = record["message"].as_str().unwrap();
+        assert_eq!(
+            Some(&order_key(record).0),
+            docker_ts.get(message),
+            "ts of {message:?}: record says {}, docker logs says {:?}",
+            record["ts"],
+            docker_ts.get(message).map(|ns| format_ts(*ns))
+        );
+    }
 }
 
 #[test]
@@ -1240,6 +1300,29 @@ fn healthz_and_metrics_report_ingest() {
         ingested.is_some(),
         "wakeline_lines_ingested_total >= 20 expected in:\n{last}"
     );
+}
+
+#[test]
+fn environment_variables_work_like_flags() {
+    let dir = data_dir();
+    let collector = Collector::start_with_env(
+        dir.path(),
+        &[],
+        &[
+            ("WAKELINE_AUTH_TOKEN", "env-token"),
+            ("WAKELINE_MAX_LINE_BYTES", "2KiB"),
+        ],
+    );
+    assert_eq!(collector.request("/api/containers", None).status, 401);
+    let container = ContainerSpec::new("envcfg", &["size:out:3000"]).run();
+    let hits = wait_records(&collector, &container, 1);
+    assert_eq!(
+        hits[0]["message"].as_str().map(str::len),
+        Some(2048),
+        "{}",
+        short(&hits[0])
+    );
+    assert_eq!(hits[0]["truncated"], true, "{}", short(&hits[0]));
 }
 
 #[test]
