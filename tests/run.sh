@@ -54,4 +54,5 @@ sweep() {
 trap sweep EXIT
 sweep
 
-cargo test --locked --workspace "$@"
+# --no-fail-fast: one failing crate must not hide the results of the others.
+cargo test --locked --workspace --no-fail-fast "$@"
