@@ -149,10 +149,10 @@ impl LineAssembler {
 fn finish(stream: Stream, mut pending: Pending) -> Line {
     if pending.truncated {
         // Do not leave half a UTF-8 character at the cut.
-        if let Err(e) = std::str::from_utf8(&pending.bytes) {
-            if e.error_len().is_none() {
-                pending.bytes.truncate(e.valid_up_to());
-            }
+        if let Err(e) = std::str::from_utf8(&pending.bytes)
+            && e.error_len().is_none()
+        {
+            pending.bytes.truncate(e.valid_up_to());
         }
     }
     Line {

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod assemble;
 pub mod config;
+pub mod filter;
 pub mod index;
 pub mod live;
 pub mod metrics;

@@ -86,10 +86,11 @@ fn extract(message: &str) -> Extracted {
         message
     };
     let trimmed = text.trim();
-    if trimmed.starts_with('{') && trimmed.ends_with('}') {
-        if let Ok(map) = serde_json::from_str::<Map<String, Value>>(trimmed) {
-            return from_map(map);
-        }
+    if trimmed.starts_with('{')
+        && trimmed.ends_with('}')
+        && let Ok(map) = serde_json::from_str::<Map<String, Value>>(trimmed)
+    {
+        return from_map(map);
     }
     if let Some(map) = parse_logfmt(trimmed) {
         return from_map(map);
@@ -106,15 +107,14 @@ fn from_map(mut map: Map<String, Value>) -> Extracted {
         span_id: take_first(&mut map, SPAN_ID_KEYS, id_from_value),
         fields: Map::new(),
     };
-    if ex.trace_id.is_none() {
-        if let Some((trace, span)) = map
+    if ex.trace_id.is_none()
+        && let Some((trace, span)) = map
             .get("traceparent")
             .and_then(Value::as_str)
             .and_then(traceparent)
-        {
-            ex.trace_id = Some(trace);
-            ex.span_id.get_or_insert(span);
-        }
+    {
+        ex.trace_id = Some(trace);
+        ex.span_id.get_or_insert(span);
     }
     ex.fields = map;
     ex
@@ -228,11 +228,11 @@ fn from_plain(text: &str) -> Extracted {
     ex.request_id = find_key_value(text, REQUEST_ID_KEYS);
     ex.trace_id = find_key_value(text, TRACE_ID_KEYS);
     ex.span_id = find_key_value(text, SPAN_ID_KEYS);
-    if ex.trace_id.is_none() {
-        if let Some((trace, span)) = find_traceparent(text) {
-            ex.trace_id = Some(trace);
-            ex.span_id.get_or_insert(span);
-        }
+    if ex.trace_id.is_none()
+        && let Some((trace, span)) = find_traceparent(text)
+    {
+        ex.trace_id = Some(trace);
+        ex.span_id.get_or_insert(span);
     }
     ex
 }
@@ -308,7 +308,7 @@ fn traceparent(value: &str) -> Option<(String, String)> {
     if trace.iter().all(|c| *c == b'0') || span.iter().all(|c| *c == b'0') {
         return None;
     }
-    if b.len() > 55 && !(b[55] == b'-' || !b[55].is_ascii_hexdigit()) {
+    if b.len() > 55 && b[55] != b'-' && b[55].is_ascii_hexdigit() {
         return None;
     }
     // Checked above: every byte is ASCII hex.
@@ -326,10 +326,8 @@ fn find_traceparent(text: &str) -> Option<(String, String)> {
             .chars()
             .next_back()
             .is_none_or(|c| !c.is_ascii_alphanumeric());
-        if boundary {
-            if let Some(found) = traceparent(&text[start..]) {
-                return Some(found);
-            }
+        if boundary && let Some(found) = traceparent(&text[start..]) {
+            return Some(found);
         }
     }
     None

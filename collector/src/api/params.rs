@@ -142,10 +142,10 @@ pub fn search_params(raw: Option<&str>) -> Result<SearchParams, ApiError> {
             }
         }
     }
-    if let (Some(since), Some(until)) = (p.since_ns, p.until_ns) {
-        if since > until {
-            return Err(ApiError::bad("invalid time range", "since is after until"));
-        }
+    if let (Some(since), Some(until)) = (p.since_ns, p.until_ns)
+        && since > until
+    {
+        return Err(ApiError::bad("invalid time range", "since is after until"));
     }
     Ok(p)
 }

@@ -80,11 +80,15 @@ impl Fields {
 pub fn build_schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let raw = STRING | STORED;
-    let json_options = JsonObjectOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer("default")
-            .set_index_option(tantivy::schema::IndexRecordOption::WithFreqsAndPositions),
-    );
+    // Fast as well, so that ranges work on structured fields
+    // (`fields.duration_ms:[500 TO *]`).
+    let json_options = JsonObjectOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("default")
+                .set_index_option(tantivy::schema::IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_fast("raw");
     let fields = Fields {
         ts: b.add_i64_field(name::TS, INDEXED | FAST | STORED),
         seq: b.add_u64_field(name::SEQ, INDEXED | FAST | STORED),

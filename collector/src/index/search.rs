@@ -11,7 +11,9 @@ use std::ops::Bound;
 
 use tantivy::collector::sort_key::SortByStaticFastValue;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermSetQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermSetQuery,
+};
 use tantivy::schema::Field;
 use tantivy::{DocAddress, Order, TantivyDocument, Term};
 
@@ -29,8 +31,22 @@ pub enum SearchError {
     #[error("invalid query: {0}")]
     BadQuery(String),
     #[error("index unavailable: {0}")]
-    Index(#[from] tantivy::TantivyError),
+    Index(tantivy::TantivyError),
 }
+
+impl From<tantivy::TantivyError> for SearchError {
+    fn from(e: tantivy::TantivyError) -> SearchError {
+        match e {
+            // Raised while running a query the parser accepted but the index
+            // cannot answer (e.g. a range on a field that is not fast).
+            tantivy::TantivyError::InvalidArgument(detail) => SearchError::BadQuery(detail),
+            other => SearchError::Index(other),
+        }
+    }
+}
+
+/// Sub-queries of a boolean query.
+type Clauses = Vec<(Occur, Box<dyn Query>)>;
 
 /// Where a page ends: the last hit's sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,15 +114,23 @@ impl LogIndex {
                 q.len()
             )));
         }
-        self.query_parser()
-            .parse_query(q)
+        let parser = self.query_parser();
+        let parsed = match parser.parse_query(q) {
+            // "NOT debug" alone: everything but debug, as people mean it.
+            Err(QueryParserError::AllButQueryForbidden) => {
+                parser.parse_query(&format!("* AND ({q})"))
+            }
+            other => other,
+        };
+        parsed
+            .map(complete_negations)
             .map_err(|e| SearchError::BadQuery(e.to_string()))
     }
 
     /// The query for every filter but the cursor.
-    fn filter_query(&self, p: &SearchParams) -> Result<Vec<(Occur, Box<dyn Query>)>, SearchError> {
+    fn filter_query(&self, p: &SearchParams) -> Result<Clauses, SearchError> {
         let f = self.fields();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut clauses: Clauses = Vec::new();
         if let Some(q) = p.q.as_deref().filter(|q| !q.trim().is_empty()) {
             clauses.push((Occur::Must, self.parse_q(q)?));
         }
@@ -240,4 +264,26 @@ impl LogIndex {
             next_cursor,
         })
     }
+}
+
+/// Gives every purely negative sub-clause an implicit "everything": tantivy
+/// parses `a AND NOT b` as `+a +(-b)`, and a clause of only exclusions
+/// matches nothing, so the query would find nothing at all. With this,
+/// `container:web AND NOT timeout` means what it says.
+fn complete_negations(query: Box<dyn Query>) -> Box<dyn Query> {
+    let Some(boolean) = query.downcast_ref::<BooleanQuery>() else {
+        return query;
+    };
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = boolean
+        .clauses()
+        .iter()
+        .map(|(occur, child)| (*occur, complete_negations(child.box_clone())))
+        .collect();
+    if !clauses.is_empty() && clauses.iter().all(|(occur, _)| *occur == Occur::MustNot) {
+        clauses.push((Occur::Must, Box::new(AllQuery)));
+    }
+    Box::new(BooleanQuery::with_minimum_required_clauses(
+        clauses,
+        boolean.get_minimum_number_should_match(),
+    ))
 }
