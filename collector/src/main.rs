@@ -92,6 +92,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
     let source = tokio::spawn(source.run());
 
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
         index,
         hub,
@@ -99,6 +100,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
         registry,
         metrics,
         auth_token: config.auth_token.as_deref().map(Arc::from),
+        allowed_origins: config.allowed_origins.clone().into(),
+        loopback_only: config.listen.ip().is_loopback(),
+        shutdown: shutdown_rx,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -112,7 +116,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let _ = std::io::stdout().flush();
 
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Live feeds end themselves so the server can finish.
+            let _ = shutdown_tx.send(true);
+        })
         .await
         .context("server failed")?;
 

@@ -8,6 +8,7 @@
 mod containers;
 pub mod error;
 mod health;
+mod live;
 pub mod params;
 mod search;
 
@@ -38,6 +39,12 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
     pub auth_token: Option<Arc<str>>,
+    /// Origins besides our own allowed to open the live feed.
+    pub allowed_origins: Arc<[String]>,
+    /// Serving on loopback: browsers must reach us by a loopback name.
+    pub loopback_only: bool,
+    /// Flips to true when the collector shuts down (ends live feeds).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The router with every route.
@@ -46,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/search", get(search::search))
         .route("/api/requests/{id}", get(search::request))
         .route("/api/containers", get(containers::containers))
+        .route("/api/live", get(live::live))
         .route("/metrics", get(health::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .route("/healthz", get(health::healthz))
