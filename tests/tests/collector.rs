@@ -15,8 +15,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use wakeline_e2e::{
-    Collector, Container, ContainerSpec, DEADLINE, collector_binary, format_ts, parse_ts, poll,
-    query, sized_line, unique,
+    Collector, Container, ContainerSpec, DEADLINE, collector_binary, docker, format_ts, parse_ts,
+    poll, query, sized_line, unique,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -719,6 +719,98 @@ fn invalid_utf8_bytes_keep_the_line() {
     assert_eq!(status, 200, "{body}");
 }
 
+#[test]
+fn empty_crlf_and_ansi_lines_are_stored_as_written() {
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let container = ContainerSpec::new(
+        "odd-lines",
+        &[
+            "out:",
+            "out:   ",
+            // "ab\r\n": a CRLF ending is a line ending, not content.
+            "hex:out:61 62 0d 0a",
+            // ANSI colours are kept for the UI to render.
+            "hex:err:1b 5b 33 31 6d 72 65 64 1b 5b 30 6d 0a",
+            "out:end",
+        ],
+    )
+    .run();
+    let hits = wait_records(&collector, &container, 5);
+    let texts = messages(&hits);
+    for expected in ["", "   ", "ab", "\u{1b}[31mred\u{1b}[0m", "end"] {
+        assert!(texts.contains(&expected), "{expected:?} not in {texts:?}");
+    }
+}
+
+#[test]
+fn many_containers_at_once_lose_no_line() {
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let containers: Vec<Container> = (0..8)
+        .map(|i| {
+            ContainerSpec::new(
+                &format!("many{i}"),
+                &["count:out:x=:1:300:0", "count:err:y=:1:100:0"],
+            )
+            .run()
+        })
+        .collect();
+    for container in &containers {
+        let hits = wait_records(&collector, container, 400);
+        let unique: BTreeSet<&str> = messages(&hits).into_iter().collect();
+        assert_eq!(unique.len(), 400, "{}", container.name);
+    }
+}
+
+#[test]
+fn renamed_container_repeats_no_line() {
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let container = ContainerSpec::new("rename", &["count:out:rn=:1:0:20000"]).run();
+    collector.wait_total(&by_container(&container), 5);
+    let new_name = format!("{}-renamed", container.name);
+    docker(&["rename", &container.id, &new_name]);
+    collector.wait_total(&[("container", &new_name)], 5);
+    container.stop();
+    let last_line = docker(&["logs", "--tail", "1", &container.id]);
+    let last: u64 = last_line
+        .trim()
+        .strip_prefix("rn=")
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // Every number once, under one name or the other, with no hole.
+    let names = [container.name.as_str(), new_name.as_str()];
+    let mut seen = 0;
+    let all_in = poll(DEADLINE, || {
+        seen = names
+            .iter()
+            .map(|name| collector.total(&[("container", name)]))
+            .sum();
+        (seen >= last).then_some(())
+    });
+    assert!(
+        all_in.is_some(),
+        "{seen} of {last} lines under the two names"
+    );
+    let mut numbers: Vec<u64> = Vec::new();
+    for name in names {
+        for record in collector.all_hits(&[("container", name)]) {
+            assert_eq!(record["container_id"], container.id.as_str());
+            let n = record["message"]
+                .as_str()
+                .and_then(|m| m.strip_prefix("rn="))
+                .unwrap();
+            numbers.push(n.parse().unwrap());
+        }
+    }
+    numbers.sort_unstable();
+    let expected: Vec<u64> = (1..=last).collect();
+    assert_eq!(numbers, expected, "each line once across the rename");
+}
+
 // ---------------------------------------------------------------- request view
 
 #[test]
@@ -1249,7 +1341,7 @@ fn bad_search_input_gets_400_json_never_500() {
         );
     }
 
-    // A 10 KB query of plain words is valid or politely refused, never a 500.
+    // Odd but not wrong: valid, or politely refused with a JSON error; never a 500.
     let mut words = String::new();
     for i in 0.. {
         if words.len() >= 10 * 1024 {
@@ -1257,13 +1349,33 @@ fn bad_search_input_gets_400_json_never_500() {
         }
         words.push_str(&format!("w{i} "));
     }
-
-    let response = collector.request(&format!("/api/search?{}", query(&[("q", &words)])), None);
-    assert!(
-        response.status == 200 || response.status == 400,
-        "10 KB of words: {}",
-        response.status
-    );
+    let odd = [
+        format!("/api/search?{}", query(&[("q", &words)])),
+        "/api/search?limit=1000000000".to_string(),
+        "/api/search?limit=99999999999999999999999".to_string(),
+        "/api/search?q=%22unterminated".to_string(),
+        "/api/search?q=%00%FF".to_string(),
+        "/api/search?level=%E2%9C%93&stream=both".to_string(),
+        "/api/requests/%E2%9C%93%20x".to_string(),
+        format!("/api/requests/{}", "r".repeat(10 * 1024)),
+    ];
+    for path in &odd {
+        let response = collector.request(path, None);
+        let shown = &path[..path.len().min(60)];
+        assert!(
+            response.status == 200 || response.status == 400,
+            "{shown}: {} {}",
+            response.status,
+            &response.body[..response.body.len().min(300)]
+        );
+        if response.status == 400 {
+            assert!(
+                response.json["error"].is_string(),
+                "{shown}: {}",
+                response.body
+            );
+        }
+    }
 
     assert_eq!(collector.exited(), None, "bad input crashed the collector");
     let (status, body) = collector.get("/healthz");
