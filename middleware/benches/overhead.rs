@@ -1,1 +1,134 @@
-fn main() {}
+//! Per-request cost of the layer, side by side with a bare axum router and
+//! with tower-http's `SetRequestId` + `PropagateRequestId`, in one run.
+//!
+//! Each router is called in-process (no sockets) with a request that has no
+//! `X-Request-ID`, so every variant generates an ID. The handler is ready at
+//! once, so the response future is polled exactly once (`now_or_never`) and
+//! no runtime is involved: what is measured is the middleware, not a
+//! scheduler. All variants run under the same global subscriber (JSON lines
+//! at `info` into `io::sink`), as a service using `log::init` would.
+//!
+//! Criterion reports each variant; then an interleaved run (variants
+//! alternate, many rounds, median per variant) prints the ratio and the
+//! overhead of each against the bare router, which is what the README quotes.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use criterion::Criterion;
+use futures_util::FutureExt;
+use http::Request;
+use tower::{Service, ServiceBuilder};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use wakeline_middleware::{JsonLayer, RequestIdLayer};
+
+fn bare() -> Router {
+    Router::new().route("/", get(|| async { "ok" }))
+}
+
+fn variants() -> Vec<(&'static str, Router)> {
+    vec![
+        ("bare axum router", bare()),
+        (
+            "tower-http SetRequestId + PropagateRequestId",
+            bare().layer(
+                ServiceBuilder::new()
+                    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                    .layer(PropagateRequestIdLayer::x_request_id()),
+            ),
+        ),
+        (
+            "wakeline RequestIdLayer, request lines off",
+            bare().layer(RequestIdLayer::new().request_lines(false)),
+        ),
+        (
+            "wakeline RequestIdLayer, JSON request lines on",
+            bare().layer(RequestIdLayer::new()),
+        ),
+    ]
+}
+
+/// One request through `router`, start to response.
+fn one_request(router: &mut Router) {
+    let req = Request::get("/")
+        .body(Body::empty())
+        .expect("static request");
+    let response = router
+        .call(req)
+        .now_or_never()
+        .expect("the handler is ready at once");
+    black_box(response.expect("infallible"));
+}
+
+fn criterion_benches(c: &mut Criterion) {
+    let mut group = c.benchmark_group("per request");
+    for (name, mut router) in variants() {
+        group.bench_function(name, |b| b.iter(|| one_request(&mut router)));
+    }
+    group.finish();
+}
+
+/// Nanoseconds per request for each variant: `rounds` rounds, each running
+/// every variant for `iters` requests in turn, median over rounds.
+fn interleaved(rounds: usize, iters: u32) -> Vec<(&'static str, f64)> {
+    let mut variants = variants();
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); variants.len()];
+    for round in 0..rounds {
+        // Rotate the order so no variant always runs first.
+        for k in 0..variants.len() {
+            let i = (round + k) % variants.len();
+            let router = &mut variants[i].1;
+            let start = Instant::now();
+            for _ in 0..iters {
+                one_request(router);
+            }
+            samples[i].push(start.elapsed().as_nanos() as f64 / f64::from(iters));
+        }
+    }
+    variants
+        .iter()
+        .zip(samples)
+        .map(|((name, _), mut s)| {
+            s.sort_by(f64::total_cmp);
+            (*name, s[s.len() / 2])
+        })
+        .collect()
+}
+
+fn main() {
+    let subscriber = tracing_subscriber::registry()
+        .with(LevelFilter::INFO)
+        .with(JsonLayer::new().with_writer(std::io::sink));
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--test");
+    let profiling = args.iter().any(|a| a == "--profile-time");
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    criterion_benches(&mut criterion);
+    criterion.final_summary();
+    if profiling {
+        return;
+    }
+
+    let (rounds, iters) = if quick { (1, 10) } else { (41, 20_000) };
+    let results = interleaved(rounds, iters);
+    let bare_ns = results[0].1;
+    println!("\nside by side ({rounds} interleaved rounds of {iters} requests, median):");
+    for (name, ns) in &results {
+        println!(
+            "  {name:<48} {:>7.3} µs/request   ratio vs bare: {:.2}x   overhead: {:+.3} µs",
+            ns / 1e3,
+            ns / bare_ns,
+            (ns - bare_ns) / 1e3
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! axum extractors (feature `axum`): `RequestId` and `RequestContext` as
 //! handler arguments.
 //!
-//! The layer already puts both in the request extensions, so these are thin;
+//! The layer already puts the [`RequestContext`] (which holds the
+//! [`RequestId`]) in the request extensions, so these are thin;
 //! they exist so a handler reads `async fn h(id: RequestId)` instead of
 //! `Extension<RequestId>`, and so forgetting the layer is a clear error
 //! rather than a silent missing ID. `Option<RequestId>` works for handlers
@@ -40,8 +41,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<RequestId>()
-            .cloned()
+            .get::<RequestContext>()
+            .map(|ctx| ctx.request_id().clone())
             .ok_or(MissingRequestId)
     }
 }
@@ -53,7 +54,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for RequestId {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<RequestId>().cloned())
+        Ok(parts
+            .extensions
+            .get::<RequestContext>()
+            .map(|ctx| ctx.request_id().clone()))
     }
 }
 

@@ -60,9 +60,15 @@ impl RequestId {
 
     /// A request ID made from a UUID (its hyphenated lowercase form).
     pub fn from_uuid(uuid: uuid::Uuid) -> Self {
-        let mut buf = uuid::Uuid::encode_buffer();
-        let text = uuid.hyphenated().encode_lower(&mut buf);
-        Self(HeaderValue::from_str(text).expect("a hyphenated UUID is a valid header value"))
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid.hyphenated().encode_lower(&mut buf);
+        // One allocation, and clones are a reference count: the ID is cloned
+        // into the request, the response and the span.
+        let bytes = bytes::Bytes::from_owner(buf);
+        Self(
+            HeaderValue::from_maybe_shared(bytes)
+                .expect("a hyphenated UUID is a valid header value"),
+        )
     }
 
     /// The ID as text.

@@ -9,8 +9,8 @@
 //! 2. continues the caller's W3C trace from a valid `traceparent` (new span ID,
 //!    same trace ID) or starts a new trace;
 //! 3. opens a tracing span `request` with `request_id`, `trace_id`, `span_id`,
-//!    `method` and `path`, and stores the [`RequestContext`] in it and in the
-//!    request's extensions;
+//!    `method` and `path`, and stores the [`RequestContext`] (which holds the
+//!    [`RequestId`]) in it and in the request's extensions;
 //! 4. runs the inner service inside that span (every poll enters it), logs a
 //!    start line and an end line (status, duration) if enabled, and sets the
 //!    ID on the response.
@@ -189,7 +189,6 @@ where
         });
 
         let response_id = ctx.request_id().as_header_value().clone();
-        req.extensions_mut().insert(ctx.request_id().clone());
         req.extensions_mut().insert(ctx);
         let inner = span.in_scope(|| self.inner.call(req));
         ResponseFuture {

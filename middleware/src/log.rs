@@ -173,9 +173,9 @@ fn write_ids(out: &mut Vec<u8>, request: &RequestContext) {
     out.push(b'"');
     out.extend_from_slice(request.request_id().as_str().as_bytes());
     out.extend_from_slice(b"\",\"trace_id\":\"");
-    push_hex(out, &request.trace_id().to_bytes());
+    push_hex::<32>(out, &request.trace_id().to_bytes());
     out.extend_from_slice(b"\",\"span_id\":\"");
-    push_hex(out, &request.span_id().to_bytes());
+    push_hex::<16>(out, &request.span_id().to_bytes());
     out.push(b'"');
 }
 
@@ -285,13 +285,15 @@ impl Visit for JsonVisitor<'_> {
     }
 }
 
-/// Appends bytes as lowercase hex.
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+/// Appends an ID's bytes as lowercase hex (`N` is twice the ID's length).
+fn push_hex<const N: usize>(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0xf)]);
+    let mut text = [0u8; N];
+    for (pair, b) in text.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
     }
+    out.extend_from_slice(&text);
 }
 
 /// Appends `s` as a JSON string literal.
@@ -313,6 +315,15 @@ fn push_json_str_fmt(out: &mut Vec<u8>, args: fmt::Arguments<'_>) {
 /// character, so a line can never be split or broken by its content.
 fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    // Fast path, the usual case: nothing to escape. A branch-free fold, so
+    // the compiler can check many bytes at once.
+    let special = bytes.iter().fold(false, |acc, &b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\') | (b == 0x7f)
+    });
+    if !special {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let short: &[u8] = match b {

@@ -19,20 +19,15 @@ pub(crate) fn write_rfc3339(out: &mut Vec<u8>, t: SystemTime) {
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
 
-    push_digits(out, u64::from(year), 4);
-    out.push(b'-');
-    push_digits(out, u64::from(month), 2);
-    out.push(b'-');
-    push_digits(out, u64::from(day), 2);
-    out.push(b'T');
-    push_digits(out, rem / 3600, 2);
-    out.push(b':');
-    push_digits(out, rem % 3600 / 60, 2);
-    out.push(b':');
-    push_digits(out, rem % 60, 2);
-    out.push(b'.');
-    push_digits(out, u64::from(nanos), 9);
-    out.push(b'Z');
+    let mut text = *b"0000-00-00T00:00:00.000000000Z";
+    put_digits(&mut text[0..4], u64::from(year));
+    put_digits(&mut text[5..7], u64::from(month));
+    put_digits(&mut text[8..10], u64::from(day));
+    put_digits(&mut text[11..13], rem / 3600);
+    put_digits(&mut text[14..16], rem % 3600 / 60);
+    put_digits(&mut text[17..19], rem % 60);
+    put_digits(&mut text[20..29], u64::from(nanos));
+    out.extend_from_slice(&text);
 }
 
 /// (year, month 1–12, day 1–31) for a count of days since 1970-01-01.
@@ -50,13 +45,11 @@ fn civil_from_days(days: u64) -> (u32, u32, u32) {
     (year as u32, month as u32, day as u32)
 }
 
-/// Appends `value` as exactly `width` decimal digits (zero-padded; a value
-/// too wide keeps only its low digits, which cannot happen for the fields
-/// above before the year 10000).
-fn push_digits(out: &mut Vec<u8>, mut value: u64, width: usize) {
-    let start = out.len();
-    out.resize(start + width, b'0');
-    for slot in out[start..].iter_mut().rev() {
+/// Writes `value` as exactly `slots.len()` decimal digits (zero-padded; a
+/// value too wide keeps only its low digits, which cannot happen for the
+/// fields above before the year 10000).
+fn put_digits(slots: &mut [u8], mut value: u64) {
+    for slot in slots.iter_mut().rev() {
         *slot = b'0' + (value % 10) as u8;
         value /= 10;
     }

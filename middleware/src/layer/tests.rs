@@ -76,7 +76,7 @@ fn app() -> Router {
                     .get("x-request-id")
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
                 axum::Json(serde_json::json!({
-                    "extension_id": req.extensions().get::<RequestId>().map(RequestId::to_string),
+                    "extension_id": ctx.as_ref().map(|c| c.request_id().to_string()),
                     "header_id": header,
                     "trace_id": ctx.as_ref().map(|c| c.trace_id().to_string()),
                     "span_id": ctx.as_ref().map(|c| c.span_id().to_string()),
