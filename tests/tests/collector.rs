@@ -1027,6 +1027,56 @@ fn kill_9_at_several_moments_loses_and_repeats_nothing() {
     assert_eq!(hits.len() as u64, LINES);
 }
 
+#[test]
+fn container_that_ran_while_collector_was_down_is_collected() {
+    let dir = data_dir();
+    let mut collector = Collector::start(dir.path());
+    let early = ContainerSpec::new("down-early", &["out:early"]).run();
+    wait_records(&collector, &early, 1);
+    collector.kill_9();
+
+    let during = ContainerSpec::new("down-during", &["out:while-down-1", "err:while-down-2"]).run();
+    during.wait_exited(DEADLINE);
+    collector.restart();
+    let hits = wait_records(&collector, &during, 2);
+    assert_eq!(messages(&hits).len(), 2);
+    assert_eq!(
+        collector.total(&by_container(&early)),
+        1,
+        "nothing repeated"
+    );
+}
+
+#[test]
+fn container_restarted_while_collector_was_down_keeps_every_line_once() {
+    let dir = data_dir();
+    let mut collector = Collector::start(dir.path());
+    let container = ContainerSpec::new(
+        "down-restart",
+        &["stamp:out:run=", "count:out:l=:1:50:0", "stay"],
+    )
+    .run();
+    wait_records(&collector, &container, 51);
+    collector.kill_9();
+    container.restart();
+    let second_run = poll(DEADLINE, || {
+        let logs = container.docker_logs();
+        (logs.matches("run=").count() == 2 && logs.matches("l=50\n").count() == 2).then_some(())
+    });
+    assert!(second_run.is_some(), "the second run never wrote its lines");
+    collector.restart();
+
+    let hits = wait_records(&collector, &container, 102);
+    let expected: Vec<String> = (1..=50).map(|i| format!("l={i}")).collect();
+    for (run, chunk) in hits.chunks(51).enumerate() {
+        assert!(
+            chunk[0]["message"].as_str().unwrap().starts_with("run="),
+            "run {run}"
+        );
+        assert_eq!(messages(&chunk[1..]), expected, "run {run}");
+    }
+}
+
 // ---------------------------------------------------------------- containers endpoint
 
 #[test]
