@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser as _;
+use clap::error::ErrorKind;
 use tokio::sync::mpsc;
 
 use wakeline::api::{AppState, app};
@@ -27,7 +28,19 @@ use wakeline::source::{DockerSource, connect};
 const INGEST_CHANNEL: usize = 8192;
 
 fn main() -> ExitCode {
-    let config = Config::parse();
+    let config = match Config::try_parse() {
+        Ok(config) => config,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            e.exit()
+        }
+        Err(e) => {
+            // clap's message spans several lines; the contract is one.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("wakeline: {} (see wakeline --help)", first.trim());
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
