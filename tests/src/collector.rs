@@ -23,6 +23,9 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 /// A running `wakeline` process; killed (SIGKILL) and reaped on drop.
 pub struct Collector {
     child: Option<Child>,
+    binary: PathBuf,
+    /// Flags before `extra_args`: the tests' short commit interval, or none.
+    base_args: Vec<String>,
     data_dir: PathBuf,
     extra_args: Vec<String>,
     env: Vec<(String, String)>,
@@ -56,6 +59,23 @@ impl Collector {
     /// Like [`Collector::start_with`], also setting environment variables
     /// (`WAKELINE_AUTH_TOKEN`, …); a token set either way is sent by [`Collector::get`].
     pub fn start_with_env(data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Collector {
+        let base_args = ["--commit-interval", "200ms"];
+        Collector::launch(collector_binary(), &base_args, data_dir, extra_args, env)
+    }
+
+    /// Starts a given `wakeline` binary (a release build, for benchmarks) with only
+    /// `--data-dir DIR --listen 127.0.0.1:0` and `args`: no test commit interval.
+    pub fn start_binary(binary: &Path, data_dir: &Path, args: &[&str]) -> Collector {
+        Collector::launch(binary.to_path_buf(), &[], data_dir, args, &[])
+    }
+
+    fn launch(
+        binary: PathBuf,
+        base_args: &[&str],
+        data_dir: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Collector {
         let token = extra_args
             .iter()
             .position(|arg| *arg == "--auth-token")
@@ -68,6 +88,8 @@ impl Collector {
             .map(|token| token.to_string());
         let mut collector = Collector {
             child: None,
+            binary,
+            base_args: base_args.iter().map(|arg| arg.to_string()).collect(),
             data_dir: data_dir.to_path_buf(),
             extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
             env: env
@@ -101,10 +123,11 @@ impl Collector {
         writeln!(stderr, "===== wakeline start #{} =====", self.starts)
             .expect("write to the collector's stderr log");
 
-        let mut child = Command::new(collector_binary())
+        let mut child = Command::new(&self.binary)
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .args(["--listen", "127.0.0.1:0", "--commit-interval", "200ms"])
+            .args(["--listen", "127.0.0.1:0"])
+            .args(&self.base_args)
             .args(&self.extra_args)
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
@@ -161,6 +184,16 @@ impl Collector {
     /// The port the collector listens on (changes on every restart).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The collector's process ID while it runs (for `/proc/<pid>/status`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The file the collector's stderr goes to (all starts, appended).
+    pub fn stderr_path(&self) -> PathBuf {
+        self.logs.path().join("stderr.log")
     }
 
     /// Opens `GET /api/live?<query>` (WebSocket) with the configured token.
