@@ -42,6 +42,14 @@ pub const REQUEST_LINE_TARGET: &str = "wakeline_middleware::request";
 
 /// Adds [`RequestIdService`] to a stack. Cheap to clone.
 ///
+/// Per request: keeps a valid incoming `x-request-id` (else makes one, a
+/// UUIDv7 by default) and a valid `traceparent` (else starts a trace); serves
+/// the request inside a `request` span carrying `request_id`, `trace_id`,
+/// `span_id`, `method` and `path`; puts the [`RequestContext`] in the request
+/// extensions; sets the ID on the response; logs `request started` and
+/// `request finished` lines (target [`REQUEST_LINE_TARGET`]) unless turned
+/// off. A bad incoming header never fails the request.
+///
 /// ```
 /// use wakeline_middleware::{RequestIdLayer, Trust};
 ///
@@ -124,7 +132,7 @@ impl<S, M: Clone> Layer<S> for RequestIdLayer<M> {
     }
 }
 
-/// Assigns, propagates and logs the request ID; see the [module docs](self).
+/// Assigns, propagates and logs the request ID; see [`RequestIdLayer`] and the crate docs.
 #[derive(Clone, Debug)]
 pub struct RequestIdService<S, M = MakeUuidV7> {
     inner: S,
@@ -167,7 +175,7 @@ where
             request_id = %request_id,
             trace_id = Empty,
             span_id = Empty,
-            method = %req.method(),
+            method = req.method().as_str(),
             path = req.uri().path(),
         );
         let ctx = start_context(&span, request_id, parent.as_ref());
@@ -176,15 +184,16 @@ where
         ctx.attach_to(&span);
 
         let start = self.config.request_lines.then(|| {
-            span.in_scope(|| {
-                tracing::info!(
-                    target: REQUEST_LINE_TARGET,
-                    method = %req.method(),
-                    path = req.uri().path(),
-                    parent_span_id = ctx.parent_span_id().map(display),
-                    "request started"
-                );
-            });
+            // An explicit parent rather than entering the span: same line,
+            // one span enter/exit less per request.
+            tracing::info!(
+                target: REQUEST_LINE_TARGET,
+                parent: &span,
+                method = req.method().as_str(),
+                path = req.uri().path(),
+                parent_span_id = ctx.parent_span_id().map(display),
+                "request started"
+            );
             Instant::now()
         });
 
