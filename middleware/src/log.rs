@@ -88,6 +88,7 @@ struct Buffers {
     ids: Vec<u8>,
     msg: Vec<u8>,
     fields: Vec<u8>,
+    log_target: String,
 }
 
 thread_local! {
@@ -121,6 +122,7 @@ where
             ids,
             msg,
             fields,
+            log_target,
         } = bufs;
         line.clear();
         ids.clear();
@@ -146,10 +148,14 @@ where
                 })
             })
             .is_some();
+        log_target.clear();
+        let from_log = meta.target() == "log";
         event.record(&mut JsonVisitor {
             msg,
             fields,
             has_request,
+            from_log,
+            log_target,
         });
         if msg.is_empty() {
             line.extend_from_slice(b"\"\"");
@@ -157,7 +163,11 @@ where
             line.extend_from_slice(msg);
         }
         line.extend_from_slice(b",\"target\":");
-        push_json_str(line, meta.target());
+        if from_log && !log_target.is_empty() {
+            push_json_str(line, log_target);
+        } else {
+            push_json_str(line, meta.target());
+        }
         line.extend_from_slice(ids);
         line.extend_from_slice(fields);
         line.extend_from_slice(b"}\n");
@@ -195,15 +205,32 @@ struct JsonVisitor<'a> {
     msg: &'a mut Vec<u8>,
     fields: &'a mut Vec<u8>,
     has_request: bool,
+    /// Whether the event came from the `log` crate (through `tracing-log`):
+    /// its `log.*` fields are metadata, and `log.target` is the real target.
+    from_log: bool,
+    log_target: &'a mut String,
+}
+
+/// Where a field's value goes.
+enum Slot<'b> {
+    /// The message: always written as a JSON string.
+    Message(&'b mut Vec<u8>),
+    /// A field whose key is already written.
+    Field(&'b mut Vec<u8>),
+    /// Not written.
+    Skip,
 }
 
 impl JsonVisitor<'_> {
-    /// Starts a field entry, or returns false for the message (which the
-    /// caller writes into `msg` instead).
-    fn key(&mut self, field: &Field) -> bool {
+    /// Writes the field's key if it is written as a field, and says where
+    /// the value goes.
+    fn slot(&mut self, field: &Field) -> Slot<'_> {
         let name = field.name();
         if name == "message" {
-            return false;
+            return Slot::Message(self.msg);
+        }
+        if self.from_log && name.starts_with("log.") {
+            return Slot::Skip;
         }
         let reserved = matches!(name, "ts" | "level" | "msg" | "target")
             || (self.has_request && matches!(name, "request_id" | "trace_id" | "span_id"));
@@ -216,24 +243,39 @@ impl JsonVisitor<'_> {
             push_json_str(self.fields, name);
         }
         self.fields.push(b':');
-        true
+        Slot::Field(self.fields)
     }
 
+    /// A value written bare in a field (numbers, booleans), quoted as the message.
     fn raw(&mut self, field: &Field, value: fmt::Arguments<'_>) {
-        if self.key(field) {
-            let _ = Raw(self.fields).write_fmt(value);
-        } else {
-            push_json_str_fmt(self.msg, value);
+        match self.slot(field) {
+            Slot::Message(out) => push_json_str_fmt(out, value),
+            Slot::Field(out) => {
+                let _ = Raw(out).write_fmt(value);
+            }
+            Slot::Skip => {}
+        }
+    }
+
+    /// A value written as a JSON string.
+    fn string(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        match self.slot(field) {
+            Slot::Message(out) | Slot::Field(out) => push_json_str_fmt(out, value),
+            Slot::Skip => {}
         }
     }
 }
 
 impl Visit for JsonVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.key(field) {
-            push_json_str(self.fields, value);
-        } else {
-            push_json_str(self.msg, value);
+        if self.from_log && field.name() == "log.target" {
+            self.log_target.clear();
+            self.log_target.push_str(value);
+            return;
+        }
+        match self.slot(field) {
+            Slot::Message(out) | Slot::Field(out) => push_json_str(out, value),
+            Slot::Skip => {}
         }
     }
 
@@ -260,28 +302,18 @@ impl Visit for JsonVisitor<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         if value.is_finite() {
             self.raw(field, format_args!("{value}"));
-        } else if self.key(field) {
-            // JSON has no NaN or infinity.
-            push_json_str_fmt(self.fields, format_args!("{value}"));
         } else {
-            push_json_str_fmt(self.msg, format_args!("{value}"));
+            // JSON has no NaN or infinity.
+            self.string(field, format_args!("{value}"));
         }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if self.key(field) {
-            push_json_str_fmt(self.fields, format_args!("{value}"));
-        } else {
-            push_json_str_fmt(self.msg, format_args!("{value}"));
-        }
+        self.string(field, format_args!("{value}"));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.key(field) {
-            push_json_str_fmt(self.fields, format_args!("{value:?}"));
-        } else {
-            push_json_str_fmt(self.msg, format_args!("{value:?}"));
-        }
+        self.string(field, format_args!("{value:?}"));
     }
 }
 

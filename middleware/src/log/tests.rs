@@ -172,3 +172,25 @@ fn non_finite_floats_and_errors_become_strings() {
         "an event without a message has an empty msg"
     );
 }
+
+#[test]
+fn log_crate_records_use_their_own_target_and_drop_log_fields() {
+    // What tracing-log turns a `log` record into.
+    let (out, ()) = capture(|| {
+        tracing::event!(
+            target: "log",
+            tracing::Level::INFO,
+            log.target = "hyper::client",
+            log.module_path = "hyper::client::pool",
+            log.line = 42u64,
+            "pooling idle connection"
+        );
+    });
+    let line = &out.lines()[0];
+    assert_eq!(line["target"], "hyper::client");
+    assert_eq!(line["msg"], "pooling idle connection");
+    assert!(
+        line.get("log.line").is_none() && line.get("log.module_path").is_none(),
+        "{line}"
+    );
+}
