@@ -1,0 +1,203 @@
+//! Ingest: how fast the collector makes a burst of logs searchable, beside how
+//! fast `docker logs` merely reads the same logs.
+//!
+//! K containers each write M numbered logfmt lines carrying a request ID, as fast
+//! as they can, and exit. Both sides then read the same finished json-file logs:
+//! the baseline is `docker logs -t` for all K in parallel to /dev/null (what any
+//! log shipper must at least do: timestamps on, as the engine API sends them),
+//! and wakeline is the release collector started on a fresh data dir, timed from
+//! its start until `/api/search?q=project:<tag>&limit=0` counts every line. The
+//! ratio says what parsing and indexing cost on top of reading.
+//!
+//! The daemon on the benchmark VM rotates json-file logs at 10 MB × 3 files, so
+//! M is chosen to keep one container's log well under 30 MB: past that,
+//! `docker logs` itself would lose lines and neither side could be trusted.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use wakeline_e2e::{Collector, Container, ContainerSpec, poll};
+
+use crate::common::{
+    COMMIT_INTERVAL, count, dir_bytes, fresh_data_dir, median, memory_kib, print_stderr_summary,
+    print_table, run_containers, run_tag, secs_since, start_collector, thousands, wait_all_exited,
+};
+
+/// Containers writing at once.
+pub const CONTAINERS: u64 = 4;
+/// Lines each container writes (divided by the `--quick` scale).
+const LINES: u64 = 150_000;
+/// `docker logs` passes; the median is reported.
+const BASELINE_RUNS: usize = 3;
+/// How long the collector may take to index everything before the run is called failed.
+const INDEX_DEADLINE: Duration = Duration::from_secs(900);
+
+/// The collector and containers of a finished ingest run, for the search benchmark.
+pub struct IngestRun {
+    pub collector: Collector,
+    pub containers: Vec<Container>,
+    /// Compose project label of the containers, and a term in each of their lines.
+    pub tag: String,
+    pub lines_per_container: u64,
+    _data_dir: TempDir,
+}
+
+impl IngestRun {
+    pub fn report_stderr(&self) {
+        print_stderr_summary("\ningest collector", &self.collector.stderr_path());
+    }
+
+    /// The request ID of line `i`: the same in every container, so one ID is in K
+    /// lines, like a request that crossed K services.
+    pub fn request_id(&self, i: u64) -> String {
+        format!("{}-{i}", self.tag)
+    }
+}
+
+/// A line is this prefix followed by its number.
+fn line_prefix(tag: &str) -> String {
+    format!("level=info msg=served path=/api/users status=200 request_id={tag}-")
+}
+
+pub fn run(binary: &Path, scale: u64) -> IngestRun {
+    let tag = run_tag("ingest");
+    let lines = LINES / scale;
+    let expected = CONTAINERS * lines;
+    let prefix = line_prefix(&tag);
+    let step = format!("count:out:{prefix}:1:{lines}:0");
+    let specs = (0..CONTAINERS)
+        .map(|i| {
+            ContainerSpec::new("bench-ingest", &[step.as_str()])
+                .project(&tag)
+                .service(&format!("svc{i}"))
+        })
+        .collect();
+    let text_bytes: u64 = (1..=lines)
+        .map(|i| (prefix.len() + i.to_string().len() + 1) as u64)
+        .sum::<u64>()
+        * CONTAINERS;
+
+    println!(
+        "ingest: starting {CONTAINERS} writers of {} lines each",
+        thousands(lines)
+    );
+    let started = Instant::now();
+    let containers = run_containers(specs);
+    wait_all_exited(&containers, Duration::from_secs(600));
+    let write_secs = secs_since(started);
+
+    let mut baseline: Vec<f64> = (0..BASELINE_RUNS)
+        .map(|_| docker_logs_all(&containers))
+        .collect();
+    let baseline_secs = median(&mut baseline);
+
+    let data_dir = fresh_data_dir();
+    let started = Instant::now();
+    let collector = start_collector(binary, data_dir.path());
+    let listening_secs = secs_since(started);
+    let query = format!("q=project:{tag}");
+    let mut last = 0;
+    let reached = poll(INDEX_DEADLINE, || {
+        last = count(&collector, &query).unwrap_or(last);
+        (last >= expected).then_some(())
+    });
+    let wakeline_secs = secs_since(started);
+    assert!(
+        reached.is_some(),
+        "wakeline indexed {last} of {expected} lines within {INDEX_DEADLINE:?}\n{}",
+        collector.diagnostics()
+    );
+    let memory = collector.pid().and_then(memory_kib);
+    // A duplicate would show up after a later commit; give it a few intervals.
+    let changed = poll(Duration::from_secs(3), || {
+        count(&collector, &query).filter(|&n| n != expected)
+    });
+    let index_bytes = dir_bytes(data_dir.path());
+    let index_records = count(&collector, "").unwrap_or(0);
+
+    let rate = |secs: f64| expected as f64 / secs;
+    print_table(
+        &format!(
+            "ingest: {CONTAINERS} containers × {} lines = {} lines, {:.1} MB of log text \
+             (written by the containers in {write_secs:.1} s, {} lines/s)",
+            thousands(lines),
+            thousands(expected),
+            text_bytes as f64 / 1e6,
+            thousands(rate(write_secs) as u64),
+        ),
+        &["side", "seconds", "lines/s", "vs docker logs"],
+        &[
+            vec![
+                format!(
+                    "docker logs -t, {CONTAINERS} in parallel, to /dev/null (median of {BASELINE_RUNS})"
+                ),
+                format!("{baseline_secs:.2}"),
+                thousands(rate(baseline_secs) as u64),
+                "1.00".into(),
+            ],
+            vec![
+                format!("wakeline release, commit {COMMIT_INTERVAL}: start → all searchable"),
+                format!("{wakeline_secs:.2}"),
+                thousands(rate(wakeline_secs) as u64),
+                format!("{:.3}", baseline_secs / wakeline_secs),
+            ],
+        ],
+    );
+    println!(
+        "  wakeline takes {:.1}× the time of docker logs (of which {listening_secs:.2} s to print `listening on`)",
+        wakeline_secs / baseline_secs
+    );
+    match memory {
+        Some((peak, now)) => println!(
+            "  collector peak RSS (VmHWM): {:.1} MiB; RSS when done: {:.1} MiB",
+            peak as f64 / 1024.0,
+            now as f64 / 1024.0
+        ),
+        None => println!("  collector memory: /proc/<pid>/status not readable"),
+    }
+    println!(
+        "  index on disk: {:.1} MB for {} records = {:.1} bytes/line (log text: {:.1} bytes/line; \
+         the index also holds other containers on this host)",
+        index_bytes as f64 / 1e6,
+        thousands(index_records),
+        index_bytes as f64 / index_records.max(1) as f64,
+        text_bytes as f64 / expected as f64,
+    );
+    match changed {
+        None => println!(
+            "  count still exactly {} 3 s later: nothing lost, nothing repeated",
+            thousands(expected)
+        ),
+        Some(n) => println!("  COUNT CHANGED after reaching {expected}: now {n} (duplicates?)"),
+    }
+    IngestRun {
+        collector,
+        containers,
+        tag,
+        lines_per_container: lines,
+        _data_dir: data_dir,
+    }
+}
+
+/// `docker logs -t` of every container at once, output to /dev/null; wall seconds.
+fn docker_logs_all(containers: &[Container]) -> f64 {
+    let started = Instant::now();
+    let children: Vec<_> = containers
+        .iter()
+        .map(|c| {
+            Command::new("docker")
+                .args(["logs", "-t", &c.id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("run docker logs")
+        })
+        .collect();
+    for mut child in children {
+        let status = child.wait().expect("wait for docker logs");
+        assert!(status.success(), "docker logs failed: {status}");
+    }
+    secs_since(started)
+}

@@ -1,0 +1,329 @@
+//! Live: how long a line takes from a container's write to a WebSocket frame on
+//! `/api/live`, with slow clients attached, and what those clients cost ingest.
+//!
+//! The same run is done twice in one invocation, each on a fresh collector: first
+//! with no clients (the baseline for the ingest rate), then with 15 reading and 5
+//! stalled clients, all filtered to the run's containers. Writers are throttled
+//! (4 × ~2,500 lines/s for ~20 s) so that latency, not throughput, is measured.
+//! The goal from the issue is p99 < 50 ms; the figures are printed as measured.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use wakeline_e2e::{Collector, ContainerSpec, poll};
+
+use crate::clients::{ReaderReport, StalledReport, spawn_reader, spawn_stalled};
+use crate::common::{
+    all_exited, count, fresh_data_dir, memory_kib, percentile, print_stderr_summary, print_table,
+    run_containers, run_tag, secs_since, start_collector, thousands,
+};
+
+const WRITERS: u64 = 4;
+/// Lines per writer (divided by the `--quick` scale).
+const LINES: u64 = 50_000;
+/// Pause between two lines of one writer: ~2,500 lines/s each.
+const MICROS: u64 = 400;
+const READERS: usize = 15;
+const STALLED: usize = 5;
+/// Receive buffer asked for on stalled clients' sockets.
+const STALLED_RCVBUF: u32 = 4096;
+/// Longest a run may take from the first write until everything is searchable.
+const RUN_DEADLINE: Duration = Duration::from_secs(300);
+
+/// What one run measured.
+struct Outcome {
+    expected: u64,
+    /// From the first `docker run` until every writer has exited (as seen by polling).
+    write_secs: f64,
+    /// From the first `docker run` until the index counts every line.
+    ingest_secs: f64,
+    readers: Vec<ReaderReport>,
+    stalled: Vec<StalledReport>,
+    peak_rss_kib: Option<u64>,
+    live_dropped: Option<f64>,
+}
+
+/// A counter or gauge from `/metrics`.
+fn metric(collector: &Collector, name: &str) -> Option<f64> {
+    let body = collector.request("/metrics", None).body;
+    body.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+fn one_run(binary: &Path, scale: u64, with_clients: bool) -> Outcome {
+    let tag = run_tag(if with_clients { "live" } else { "livebase" });
+    let lines = LINES / scale;
+    let expected = WRITERS * lines;
+    let step = format!("count:out:level=info msg=tick request_id={tag}-:1:{lines}:{MICROS}");
+    let specs: Vec<ContainerSpec> = (0..WRITERS)
+        .map(|i| {
+            ContainerSpec::new("bench-live", &[step.as_str()])
+                .project(&tag)
+                .service(&format!("svc{i}"))
+        })
+        .collect();
+    let names: Vec<&str> = specs.iter().map(ContainerSpec::name).collect();
+    let filter = format!("container={}", names.join(","));
+
+    let data_dir = fresh_data_dir();
+    let collector = start_collector(binary, data_dir.path());
+    let port = collector.port();
+    let done = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (readers, stalled, go) = if with_clients {
+        let readers: Vec<_> = (0..READERS)
+            .map(|_| {
+                spawn_reader(
+                    port,
+                    filter.clone(),
+                    expected,
+                    done.clone(),
+                    ready_tx.clone(),
+                )
+            })
+            .collect();
+        let (stalled, go): (Vec<_>, Vec<_>) = (0..STALLED)
+            .map(|_| {
+                let (go_tx, go_rx) = mpsc::channel();
+                let client = spawn_stalled(
+                    port,
+                    filter.clone(),
+                    STALLED_RCVBUF,
+                    ready_tx.clone(),
+                    go_rx,
+                );
+                (client, go_tx)
+            })
+            .unzip();
+        (readers, stalled, go)
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
+    drop(ready_tx);
+    let clients = readers.len() + stalled.len();
+    for _ in 0..clients {
+        ready_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("every live client connects within a minute");
+    }
+    // Connected is not yet subscribed: wait until the collector counts them all.
+    let subscribed = poll(Duration::from_secs(30), || {
+        metric(&collector, "wakeline_live_clients").filter(|&n| n >= clients as f64)
+    });
+    assert!(
+        subscribed.is_some(),
+        "the collector never counted {clients} live clients"
+    );
+
+    let started = Instant::now();
+    let containers = run_containers(specs);
+    let query = format!("q=project:{tag}");
+    let mut exited_at = None;
+    let mut last = 0;
+    let reached = poll(RUN_DEADLINE, || {
+        if exited_at.is_none() && all_exited(&containers) {
+            exited_at = Some(secs_since(started));
+        }
+        last = count(&collector, &query).unwrap_or(last);
+        (last >= expected).then_some(())
+    });
+    let ingest_secs = secs_since(started);
+    assert!(
+        reached.is_some(),
+        "wakeline indexed {last} of {expected} lines within {RUN_DEADLINE:?}\n{}",
+        collector.diagnostics()
+    );
+    done.store(true, Ordering::Relaxed);
+    let readers: Vec<ReaderReport> = readers
+        .into_iter()
+        .map(|r| r.join().expect("a reader thread panicked"))
+        .collect();
+    for tx in &go {
+        let _ = tx.send(());
+    }
+    let stalled: Vec<StalledReport> = stalled
+        .into_iter()
+        .map(|s| s.join().expect("a stalled client thread panicked"))
+        .collect();
+    let outcome = Outcome {
+        expected,
+        write_secs: exited_at.unwrap_or(ingest_secs),
+        ingest_secs,
+        readers,
+        stalled,
+        peak_rss_kib: collector.pid().and_then(memory_kib).map(|(peak, _)| peak),
+        live_dropped: metric(&collector, "wakeline_live_dropped_total"),
+    };
+    let label = if with_clients {
+        "live (with clients) collector"
+    } else {
+        "live (no clients) collector"
+    };
+    print_stderr_summary(label, &collector.stderr_path());
+    outcome
+}
+
+pub fn run(binary: &Path, scale: u64) {
+    println!(
+        "\nlive: {WRITERS} writers × {} lines, {MICROS} µs apart; run once with no clients, \
+         then with {READERS} reading + {STALLED} stalled clients",
+        thousands(LINES / scale)
+    );
+    let baseline = one_run(binary, scale, false);
+    let loaded = one_run(binary, scale, true);
+    print_report(&baseline, &loaded);
+}
+
+fn ms(ns: Option<i64>) -> String {
+    ns.map_or("-".into(), |ns| format!("{:.1}", ns as f64 / 1e6))
+}
+
+fn print_report(baseline: &Outcome, loaded: &Outcome) {
+    let rate = |o: &Outcome| o.expected as f64 / o.ingest_secs;
+    let row = |name: &str, o: &Outcome| {
+        vec![
+            name.to_string(),
+            format!("{:.2}", o.write_secs),
+            format!("{:.2}", o.ingest_secs),
+            format!("{:.2}", o.ingest_secs - o.write_secs),
+            thousands(rate(o) as u64),
+            format!("{:.3}", rate(o) / rate(baseline)),
+            o.peak_rss_kib
+                .map_or("-".into(), |k| format!("{:.0}", k as f64 / 1024.0)),
+        ]
+    };
+    print_table(
+        &format!(
+            "live ingest: {} lines per run, commit 1s; seconds from the first docker run",
+            thousands(baseline.expected)
+        ),
+        &[
+            "run",
+            "writers done s",
+            "all searchable s",
+            "after writers s",
+            "lines/s",
+            "vs no clients",
+            "peak RSS MiB",
+        ],
+        &[
+            row("no clients (baseline)", baseline),
+            row(
+                &format!("{READERS} reading + {STALLED} stalled clients"),
+                loaded,
+            ),
+        ],
+    );
+
+    let mut all: Vec<i64> = loaded
+        .readers
+        .iter()
+        .flat_map(|r| r.latencies_ns.iter().copied())
+        .collect();
+    all.sort_unstable();
+    let received = all.len() as u64;
+    let per_client_p99: Vec<i64> = loaded
+        .readers
+        .iter()
+        .filter_map(|r| {
+            let mut l = r.latencies_ns.clone();
+            l.sort_unstable();
+            percentile(&l, 99.0)
+        })
+        .collect();
+    let sum = |f: fn(&ReaderReport) -> u64| loaded.readers.iter().map(f).sum::<u64>();
+    print_table(
+        &format!(
+            "write→frame latency, arrival wall time − Docker ts, over {READERS} reading clients (goal: p99 < 50 ms)"
+        ),
+        &[
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "max ms",
+            "min ms",
+            "per-client p99 ms",
+        ],
+        &[vec![
+            ms(percentile(&all, 50.0)),
+            ms(percentile(&all, 90.0)),
+            ms(percentile(&all, 99.0)),
+            ms(percentile(&all, 99.9)),
+            ms(all.last().copied()),
+            ms(all.first().copied()),
+            format!(
+                "{}–{}",
+                ms(per_client_p99.iter().min().copied()),
+                ms(per_client_p99.iter().max().copied())
+            ),
+        ]],
+    );
+    println!(
+        "  records received: {} of {} expected ({READERS} × {}); gap notices {} ({} dropped); \
+         out of order or repeated {}; malformed {}",
+        thousands(received),
+        thousands(loaded.expected * READERS as u64),
+        thousands(loaded.expected),
+        sum(|r| r.gaps),
+        thousands(sum(|r| r.dropped)),
+        sum(|r| r.out_of_order),
+        sum(|r| r.malformed),
+    );
+    for (i, error) in loaded
+        .readers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, r.error.as_ref()?)))
+    {
+        println!("  reader {i}: {error}");
+    }
+
+    let rows: Vec<Vec<String>> = loaded
+        .stalled
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            vec![
+                format!("stalled {i}"),
+                thousands(s.records),
+                s.gaps.to_string(),
+                thousands(s.dropped),
+                thousands(s.records + s.dropped),
+                format!("{:.2}", s.drain_secs),
+                s.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let rcvbuf = loaded.stalled.first().map_or(0, |s| s.rcvbuf);
+    print_table(
+        &format!(
+            "stalled clients (SO_RCVBUF asked {STALLED_RCVBUF}, got {rcvbuf}), reading only after the run; {} lines written",
+            thousands(loaded.expected)
+        ),
+        &[
+            "client",
+            "records",
+            "gap notices",
+            "dropped (notices)",
+            "records + dropped",
+            "drain s",
+            "error",
+        ],
+        &rows,
+    );
+    println!(
+        "  /metrics wakeline_live_dropped_total at the end: {} (counts every record of the host a client skipped)",
+        loaded
+            .live_dropped
+            .map_or("-".into(), |d| thousands(d as u64))
+    );
+}

@@ -1,0 +1,114 @@
+//! `wakeline-bench`: how the real collector compares with what people use today.
+//!
+//! `cargo run --release -p wakeline-bench -- <ingest|search|live|all> [--quick]`
+//!
+//! Each benchmark runs the release `wakeline` binary against real containers and,
+//! in the same invocation and on the same machine, a baseline: `docker logs` to
+//! /dev/null for ingest, `docker logs | grep` for search, and the same live run with
+//! no WebSocket clients for the live feed. The machine is small and shared, so an
+//! absolute time says little; the printed ratio is the result. Nothing here passes
+//! or fails on a time: a run fails only when the collector returns wrong counts.
+//!
+//! The end-to-end harness (`wakeline-e2e`) is reused for images, containers, the
+//! collector process and the WebSocket client, so the benchmarks drive the binary
+//! exactly as the tests do.
+
+mod clients;
+mod common;
+mod ingest;
+mod live;
+mod search;
+
+use std::process::ExitCode;
+
+/// Which benchmarks to run, from the command line.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    ingest: bool,
+    search: bool,
+    live: bool,
+    /// Sizes divided by ten: a smoke run of the benchmark itself, not a measurement.
+    quick: bool,
+}
+
+const USAGE: &str = "usage: wakeline-bench <ingest|search|live|all> [--quick]";
+
+fn plan(args: &[String]) -> Result<Plan, String> {
+    let mut which = None;
+    let mut quick = false;
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "ingest" | "search" | "live" | "all" if which.is_none() => which = Some(arg.clone()),
+            other => {
+                return Err(format!(
+                    "expected a benchmark name or --quick, found {other:?}"
+                ));
+            }
+        }
+    }
+    let which = which.ok_or_else(|| "expected a benchmark name".to_string())?;
+    Ok(Plan {
+        // Search runs on the index the ingest benchmark builds.
+        ingest: matches!(which.as_str(), "ingest" | "search" | "all"),
+        search: matches!(which.as_str(), "search" | "all"),
+        live: matches!(which.as_str(), "live" | "all"),
+        quick,
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let plan = match plan(&args) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("wakeline-bench: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let binary = common::build_release_collector();
+    common::print_header(&binary, plan.quick);
+    // Built (and imported) before anything is timed.
+    let image = wakeline_e2e::emit_image();
+    println!("emit image: {image}\n");
+
+    if plan.ingest {
+        let scale = if plan.quick { 10 } else { 1 };
+        let run = ingest::run(&binary, scale);
+        if plan.search {
+            search::run(&run);
+        }
+        run.report_stderr();
+    }
+    if plan.live {
+        let scale = if plan.quick { 10 } else { 1 };
+        live::run(&binary, scale);
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn search_also_runs_ingest_and_all_runs_everything() {
+        let p = plan(&args(&["search"])).expect("valid");
+        assert!(p.ingest && p.search && !p.live && !p.quick);
+        let p = plan(&args(&["all", "--quick"])).expect("valid");
+        assert!(p.ingest && p.search && p.live && p.quick);
+        let p = plan(&args(&["live"])).expect("valid");
+        assert!(!p.ingest && !p.search && p.live);
+    }
+
+    #[test]
+    fn unknown_or_missing_names_are_refused() {
+        assert!(plan(&args(&[])).is_err());
+        assert!(plan(&args(&["fast"])).is_err());
+        assert!(plan(&args(&["ingest", "live"])).is_err());
+    }
+}
