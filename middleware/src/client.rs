@@ -95,7 +95,7 @@ impl Middleware for PropagateRequestId {
         let method = req.method().clone();
         let start = Instant::now();
         let result = next.run(req, extensions).await;
-        let duration_ms = start.elapsed().as_secs_f64() * 1e3;
+        let duration_ms = start.elapsed().as_micros() as f64 / 1e3;
         match &result {
             Ok(response) => tracing::info!(
                 target: CALL_LINE_TARGET,

@@ -257,6 +257,19 @@ impl JsonVisitor<'_> {
         }
     }
 
+    /// A number or boolean: bare in a field, quoted as the message.
+    fn number(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
+        match self.slot(field) {
+            Slot::Message(out) => {
+                out.push(b'"');
+                write(out);
+                out.push(b'"');
+            }
+            Slot::Field(out) => write(out),
+            Slot::Skip => {}
+        }
+    }
+
     /// A value written as a JSON string.
     fn string(&mut self, field: &Field, value: fmt::Arguments<'_>) {
         match self.slot(field) {
@@ -280,11 +293,11 @@ impl Visit for JsonVisitor<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.raw(field, format_args!("{value}"));
+        self.number(field, |out| number::push_i64(out, value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.raw(field, format_args!("{value}"));
+        self.number(field, |out| number::push_u64(out, value));
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
@@ -296,12 +309,13 @@ impl Visit for JsonVisitor<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.raw(field, format_args!("{value}"));
+        let text: &[u8] = if value { b"true" } else { b"false" };
+        self.number(field, |out| out.extend_from_slice(text));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         if value.is_finite() {
-            self.raw(field, format_args!("{value}"));
+            self.number(field, |out| number::push_f64(out, value));
         } else {
             // JSON has no NaN or infinity.
             self.string(field, format_args!("{value}"));
@@ -401,5 +415,6 @@ impl fmt::Write for Escaped<'_> {
     }
 }
 
+mod number;
 #[cfg(test)]
 mod tests;
