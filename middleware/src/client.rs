@@ -19,10 +19,12 @@
 use std::time::Instant;
 
 use http::{Extensions, HeaderName};
+use opentelemetry::trace::SpanId;
 use reqwest_middleware::{Middleware, Next};
+use tracing::Instrument;
 
 use crate::context::RequestContext;
-use crate::propagate::{X_REQUEST_ID, inject_context};
+use crate::propagate::{X_REQUEST_ID, inject_child, inject_context};
 
 /// The log target of the per-call lines.
 pub const CALL_LINE_TARGET: &str = "wakeline_middleware::call";
@@ -80,9 +82,22 @@ impl Middleware for PropagateRequestId {
         let Some(ctx) = RequestContext::current() else {
             return next.run(req, extensions).await;
         };
-        let child_span_id = inject_context(&ctx, &self.header, req.headers_mut());
+        // With OpenTelemetry exporting, the call gets a client span of its
+        // own, whose ID the callee then names as its parent: the exported
+        // trace has no dangling links.
+        #[cfg(feature = "otel")]
+        let call_span = crate::otel::client_span(req.method(), req.url().path());
+        #[cfg(not(feature = "otel"))]
+        let call_span: Option<(tracing::Span, SpanId)> = None;
+        let child_span_id = match &call_span {
+            Some((_, id)) => {
+                inject_child(&ctx, *id, &self.header, req.headers_mut());
+                *id
+            }
+            None => inject_context(&ctx, &self.header, req.headers_mut()),
+        };
         if !self.call_lines {
-            return next.run(req, extensions).await;
+            return run(next, req, extensions, call_span).await;
         }
 
         let url = req.url();
@@ -94,7 +109,7 @@ impl Middleware for PropagateRequestId {
         let path = url.path().to_owned();
         let method = req.method().clone();
         let start = Instant::now();
-        let result = next.run(req, extensions).await;
+        let result = run(next, req, extensions, call_span).await;
         let duration_ms = start.elapsed().as_micros() as f64 / 1e3;
         match &result {
             Ok(response) => tracing::info!(
@@ -119,5 +134,18 @@ impl Middleware for PropagateRequestId {
             ),
         }
         result
+    }
+}
+
+/// Sends the request, inside the call's own span if it has one.
+async fn run(
+    next: Next<'_>,
+    req: reqwest::Request,
+    extensions: &mut Extensions,
+    call_span: Option<(tracing::Span, SpanId)>,
+) -> reqwest_middleware::Result<reqwest::Response> {
+    match call_span {
+        Some((span, _)) => next.run(req, extensions).instrument(span).await,
+        None => next.run(req, extensions).await,
     }
 }

@@ -86,7 +86,8 @@
 //! * `reqwest` (default): [`PropagateRequestId`].
 //! * `otel`: parent the request's OpenTelemetry span (tracing-opentelemetry)
 //!   on the incoming `traceparent` and log its IDs, so services that export
-//!   traces keep a single trace ID.
+//!   traces keep a single trace ID; give each reqwest call an exported client
+//!   span, whose ID is the `traceparent` parent sent downstream.
 //!
 //! The IDs are stored in the span's `tracing_subscriber::Registry` extensions,
 //! so the global subscriber must be built on the registry (every
@@ -117,6 +118,6 @@ pub use id::{
 pub use layer::{REQUEST_LINE_TARGET, RequestIdLayer, RequestIdService, ResponseFuture};
 pub use log::JsonLayer;
 pub use propagate::{
-    HeaderExtractor, HeaderInjector, TRACEPARENT, X_REQUEST_ID, extract_parent, inject_context,
-    inject_headers,
+    HeaderExtractor, HeaderInjector, TRACEPARENT, X_REQUEST_ID, extract_parent, inject_child,
+    inject_context, inject_headers,
 };

@@ -48,6 +48,28 @@ pub(crate) fn adopt_span(
     ))
 }
 
+/// A client span for an outgoing call, as a child of the current span, and
+/// its OpenTelemetry span ID (the `traceparent` parent to send); `None`
+/// when no OpenTelemetry layer is installed.
+#[cfg(feature = "reqwest")]
+pub(crate) fn client_span(
+    method: &http::Method,
+    path: &str,
+) -> Option<(Span, opentelemetry::trace::SpanId)> {
+    let span = tracing::info_span!(
+        target: "wakeline_middleware::call",
+        "call",
+        otel.kind = "client",
+        http.request.method = method.as_str(),
+        url.path = path,
+    );
+    let cx = span.context();
+    let otel = cx.span();
+    let sc = otel.span_context();
+    let id = sc.span_id();
+    sc.is_valid().then_some((span, id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +140,29 @@ mod tests {
         let otel = span.context();
         assert_eq!(ctx.trace_id(), otel.span().span_context().trace_id());
         assert_eq!(ctx.span_id(), otel.span().span_context().span_id());
+    }
+
+    #[cfg(feature = "reqwest")]
+    #[test]
+    fn an_outgoing_call_gets_an_exported_client_span_in_the_same_trace() {
+        let (_provider, subscriber) = subscriber();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let request = tracing::info_span!("request");
+        let id = RequestId::try_from("r-1").expect("valid");
+        let ctx = adopt_span(&request, &id, None).expect("an otel layer is installed");
+        let _entered = request.enter();
+        let (call, child) = client_span(&http::Method::GET, "/token").expect("a client span");
+        let call_cx = call.context();
+        let call_sc = call_cx.span().span_context().clone();
+        assert_eq!(call_sc.span_id(), child);
+        assert_eq!(call_sc.trace_id(), ctx.trace_id());
+        assert_ne!(child, ctx.span_id());
+    }
+
+    #[cfg(feature = "reqwest")]
+    #[test]
+    fn without_an_otel_layer_there_is_no_client_span() {
+        assert!(client_span(&http::Method::GET, "/").is_none());
     }
 
     #[test]

@@ -84,10 +84,22 @@ pub fn inject_context(
     headers: &mut HeaderMap,
 ) -> SpanId {
     let child = RandomIdGenerator::default().new_span_id();
-    headers.insert(header.clone(), ctx.request_id().as_header_value().clone());
-    let cx = Context::new().with_remote_span_context(ctx.child_span_context(child));
-    TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
+    inject_child(ctx, child, header, headers);
     child
+}
+
+/// Like [`inject_context`], with the call's span ID chosen by the caller
+/// (for a client that has a span of its own for the call, such as an
+/// exported OpenTelemetry client span).
+pub fn inject_child(
+    ctx: &RequestContext,
+    child_span_id: SpanId,
+    header: &HeaderName,
+    headers: &mut HeaderMap,
+) {
+    headers.insert(header.clone(), ctx.request_id().as_header_value().clone());
+    let cx = Context::new().with_remote_span_context(ctx.child_span_context(child_span_id));
+    TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
 }
 
 /// Propagates the current request onto an outgoing call's `headers`:
