@@ -15,6 +15,7 @@ mod artifacts;
 mod collector;
 mod docker;
 mod live;
+pub mod records;
 mod time;
 
 pub use artifacts::{collector_binary, emit_image};
