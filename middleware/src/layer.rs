@@ -30,8 +30,8 @@ use std::time::Instant;
 use http::{HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
-use tracing::Span;
 use tracing::field::{Empty, display};
+use tracing::{Level, Span};
 
 use crate::context::RequestContext;
 use crate::id::{MakeRequestId, MakeUuidV7, RequestId, Trust};
@@ -70,6 +70,7 @@ struct Config {
     header: HeaderName,
     trust: Trust,
     request_lines: bool,
+    span_level: Level,
 }
 
 impl RequestIdLayer {
@@ -80,6 +81,7 @@ impl RequestIdLayer {
                 header: X_REQUEST_ID,
                 trust: Trust::Valid,
                 request_lines: true,
+                span_level: Level::ERROR,
             },
             make: MakeUuidV7,
         }
@@ -108,6 +110,17 @@ impl<M> RequestIdLayer<M> {
     /// Whether to log a line when a request starts and when it ends (default on).
     pub fn request_lines(mut self, enabled: bool) -> Self {
         self.config.request_lines = enabled;
+        self
+    }
+
+    /// The level of the `request` span (default `ERROR`).
+    ///
+    /// The span is what carries the IDs to log lines and outgoing calls, so
+    /// a filter that disables it loses both. At `ERROR` it is enabled
+    /// whenever any line is (`RUST_LOG=warn` still gets IDs on its warnings
+    /// and still propagates them); its level says nothing about severity.
+    pub fn span_level(mut self, level: Level) -> Self {
+        self.config.span_level = level;
         self
     }
 
@@ -169,14 +182,11 @@ where
             request_id.as_header_value().clone(),
         );
 
-        let span = tracing::info_span!(
-            target: "wakeline_middleware",
-            "request",
-            request_id = %request_id,
-            trace_id = Empty,
-            span_id = Empty,
-            method = req.method().as_str(),
-            path = req.uri().path(),
+        let span = request_span(
+            self.config.span_level,
+            &request_id,
+            req.method().as_str(),
+            req.uri().path(),
         );
         let ctx = start_context(&span, request_id, parent.as_ref());
         span.record("trace_id", display(ctx.trace_id()));
@@ -206,6 +216,36 @@ where
             header: Some((self.config.header.clone(), response_id)),
             start,
         }
+    }
+}
+
+/// The `request` span at `level` (tracing needs the level at compile time,
+/// hence one callsite per level).
+fn request_span(level: Level, request_id: &RequestId, method: &str, path: &str) -> Span {
+    macro_rules! span_at {
+        ($level:expr) => {
+            tracing::span!(
+                target: "wakeline_middleware",
+                $level,
+                "request",
+                request_id = %request_id,
+                trace_id = Empty,
+                span_id = Empty,
+                method,
+                path,
+            )
+        };
+    }
+    if level == Level::ERROR {
+        span_at!(Level::ERROR)
+    } else if level == Level::WARN {
+        span_at!(Level::WARN)
+    } else if level == Level::INFO {
+        span_at!(Level::INFO)
+    } else if level == Level::DEBUG {
+        span_at!(Level::DEBUG)
+    } else {
+        span_at!(Level::TRACE)
     }
 }
 

@@ -11,6 +11,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -71,6 +72,7 @@ fn app() -> Router {
             get(|req: http::Request<Body>| async move {
                 let ctx = req.extensions().get::<RequestContext>().cloned();
                 tracing::info!(from = "handler", "handling");
+                tracing::warn!("handler warning");
                 let header = req
                     .headers()
                     .get("x-request-id")
@@ -91,9 +93,18 @@ fn run<M: MakeRequestId + Send + Sync + 'static>(
     layer: RequestIdLayer<M>,
     req: http::Request<Body>,
 ) -> Outcome {
+    run_filtered(layer, req, LevelFilter::TRACE)
+}
+
+fn run_filtered<M: MakeRequestId + Send + Sync + 'static>(
+    layer: RequestIdLayer<M>,
+    req: http::Request<Body>,
+    filter: LevelFilter,
+) -> Outcome {
     let logs = Capture::default();
-    let subscriber =
-        tracing_subscriber::registry().with(JsonLayer::new().with_writer(logs.clone()));
+    let subscriber = tracing_subscriber::registry()
+        .with(filter)
+        .with(JsonLayer::new().with_writer(logs.clone()));
     let _guard = tracing::subscriber::set_default(subscriber);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -149,7 +160,11 @@ fn valid_incoming_id_is_kept_everywhere() {
     assert_eq!(out.body["extension_id"], "edge-42.a_b:c");
     assert_eq!(out.body["header_id"], "edge-42.a_b:c");
     let lines = out.logs.lines();
-    assert_eq!(lines.len(), 3, "start, handler, end: {lines:?}");
+    assert_eq!(
+        lines.len(),
+        4,
+        "start, handler info and warning, end: {lines:?}"
+    );
     for line in &lines {
         assert_eq!(line["request_id"], "edge-42.a_b:c");
         assert_eq!(line["trace_id"], out.body["trace_id"]);
@@ -321,7 +336,7 @@ fn server_errors_end_with_an_error_line() {
 fn request_lines_can_be_turned_off() {
     let out = run(RequestIdLayer::new().request_lines(false), get_with(&[]));
     let lines = out.logs.lines();
-    assert_eq!(lines.len(), 1, "only the handler's line: {lines:?}");
+    assert_eq!(lines.len(), 2, "only the handler's lines: {lines:?}");
     assert_eq!(lines[0]["from"], "handler");
     assert_eq!(
         lines[0]["request_id"],
@@ -352,4 +367,31 @@ fn header_name_and_id_policy_are_configurable() {
         get_with(&[("x-correlation-id", HeaderValue::from_static("corr-1"))]),
     );
     assert_eq!(out.body["extension_id"], "corr-1");
+}
+
+#[test]
+fn a_warn_filter_still_stamps_warnings_with_the_id() {
+    let out = run_filtered(RequestIdLayer::new(), get_with(&[]), LevelFilter::WARN);
+    let lines = out.logs.lines();
+    assert_eq!(lines.len(), 1, "only the warning passes: {lines:?}");
+    assert_eq!(lines[0]["msg"], "handler warning");
+    assert_eq!(
+        lines[0]["request_id"],
+        out.response_id.as_deref().expect("id")
+    );
+    assert_eq!(lines[0]["span_id"], out.body["span_id"]);
+}
+
+#[test]
+fn a_span_level_below_the_filter_loses_the_ids() {
+    // The reason the default span level is ERROR.
+    let out = run_filtered(
+        RequestIdLayer::new().span_level(tracing::Level::INFO),
+        get_with(&[]),
+        LevelFilter::WARN,
+    );
+    let lines = out.logs.lines();
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].get("request_id").is_none(), "{}", lines[0]);
+    assert!(out.response_id.is_some(), "the response still has the ID");
 }
