@@ -37,6 +37,7 @@ pub struct ContainerSpec {
     labels: Vec<(String, String)>,
     tty: bool,
     no_logs: bool,
+    log_opts: Vec<String>,
     steps: Vec<String>,
 }
 
@@ -60,6 +61,7 @@ impl ContainerSpec {
             labels: vec![("wakeline-test".to_string(), "1".to_string())],
             tty: false,
             no_logs: false,
+            log_opts: Vec::new(),
             steps: steps.iter().map(|step| step.to_string()).collect(),
         }
     }
@@ -91,6 +93,13 @@ impl ContainerSpec {
         self
     }
 
+    /// Adds `--log-opt OPT` (e.g. `max-size=1g`: hosts may rotate logs at a
+    /// few MB, and a test writing more must not lose lines to the engine).
+    pub fn log_opt(mut self, opt: &str) -> ContainerSpec {
+        self.log_opts.push(opt.to_string());
+        self
+    }
+
     /// Replaces the generated name (keep the `wl-t-<pid>-` prefix for the sweeps).
     pub fn with_name(mut self, name: &str) -> ContainerSpec {
         self.name = name.to_string();
@@ -118,6 +127,9 @@ impl ContainerSpec {
         }
         if self.no_logs {
             args.extend(["--log-driver", "none"]);
+        }
+        for opt in &self.log_opts {
+            args.extend(["--log-opt", opt.as_str()]);
         }
         args.push(&image);
         args.extend(self.steps.iter().map(String::as_str));

@@ -72,7 +72,7 @@ fn stalled_client_gets_a_gap_and_ingest_goes_on() {
     let collector = Collector::start(&dir.path().join("index"));
     let prefix = format!("{}-", "x".repeat(1000));
     let step = format!("count:out:{prefix}:1:{LINES}:0");
-    let spec = ContainerSpec::new("live-stall", &[&step]);
+    let spec = ContainerSpec::new("live-stall", &[&step]).log_opt("max-size=1g");
     let name = spec.name().to_string();
     // Subscribed before the container starts, then never read while it writes
     // 200k lines of ~1 KB: far more than the hub's ring and the socket buffers.
