@@ -274,7 +274,21 @@ pin_project! {
         inner: F,
         span: Span,
         header: Option<(HeaderName, HeaderValue)>,
+        // Set while request lines are on and the request has not ended.
         start: Option<Instant>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before completing: the client went away (hyper drops
+            // the future) or a timeout fired. Say so, or the request's
+            // trace would just stop.
+            let this = this.project();
+            if let Some(start) = this.start.take() {
+                let duration_ms = start.elapsed().as_micros() as f64 / 1e3;
+                tracing::warn!(target: REQUEST_LINE_TARGET, parent: &*this.span, duration_ms, "request cancelled");
+            }
+        }
     }
 }
 
@@ -291,6 +305,7 @@ where
         // Milliseconds to the µs: all a reader needs, and quick to write.
         let duration_ms = this
             .start
+            .take()
             .map(|start| start.elapsed().as_micros() as f64 / 1e3);
         match &mut result {
             Ok(response) => {

@@ -9,6 +9,10 @@
 //! span IDs as the request's own. Log lines, outgoing `traceparent` headers
 //! and exported spans then all agree.
 //!
+//! Outgoing reqwest calls get an OpenTelemetry client span of their own
+//! ([`client_span`]), and its span ID is the parent sent in `traceparent`, so
+//! the callee's exported span hangs off a span that was exported too.
+//!
 //! When no OpenTelemetry layer is installed, [`adopt_span`] returns `None`
 //! and the layer falls back to its own IDs: the feature costs nothing when
 //! unused.

@@ -87,6 +87,13 @@ fn app() -> Router {
             }),
         )
         .route("/boom", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+        .route(
+            "/hang",
+            get(|| async {
+                tracing::info!("waiting forever");
+                std::future::pending::<()>().await
+            }),
+        )
 }
 
 fn run<M: MakeRequestId + Send + Sync + 'static>(
@@ -394,4 +401,36 @@ fn a_span_level_below_the_filter_loses_the_ids() {
     assert_eq!(lines.len(), 1);
     assert!(lines[0].get("request_id").is_none(), "{}", lines[0]);
     assert!(out.response_id.is_some(), "the response still has the ID");
+}
+
+#[test]
+fn a_request_dropped_before_its_response_logs_a_cancelled_line() {
+    use futures_util::FutureExt;
+    let logs = Capture::default();
+    let subscriber =
+        tracing_subscriber::registry().with(JsonLayer::new().with_writer(logs.clone()));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let req = http::Request::get("/hang")
+        .header("x-request-id", "gone-1")
+        .body(Body::empty())
+        .expect("request");
+    let mut future = Box::pin(app().layer(RequestIdLayer::new()).oneshot(req));
+    assert!(
+        future.as_mut().now_or_never().is_none(),
+        "the handler never answers"
+    );
+    drop(future);
+    let lines = logs.lines();
+    let msgs: Vec<_> = lines
+        .iter()
+        .map(|l| l["msg"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        msgs,
+        ["request started", "waiting forever", "request cancelled"]
+    );
+    let cancelled = &lines[2];
+    assert_eq!(cancelled["level"], "warn");
+    assert_eq!(cancelled["request_id"], "gone-1");
+    assert!(cancelled["duration_ms"].as_f64().is_some());
 }
