@@ -11,7 +11,7 @@ use clap::Parser;
 /// Collects the logs of every Docker container on this host, indexes them,
 /// and serves live tail, search and request traces on a local web port.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "wakeline", version, about, long_about = None)]
+#[command(name = "wakeline", version, about, long_about = None, args_override_self = true)]
 pub struct Config {
     /// Directory holding the index and its checkpoints (created if missing).
     #[arg(long, env = "WAKELINE_DATA_DIR", default_value = "wakeline-data")]

@@ -210,6 +210,31 @@ impl Collector {
         }
     }
 
+    /// SIGTERM, as `docker stop` or systemd would send; waits (with a
+    /// deadline) for the process to exit and returns its status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the collector is running");
+        let pid = child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid} failed");
+        let status = crate::poll(crate::DEADLINE, || child.try_wait().ok().flatten());
+        status.unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!(
+                "wakeline did not exit within {:?} of SIGTERM\n{}",
+                crate::DEADLINE,
+                self.diagnostics()
+            )
+        })
+    }
+
+    /// Starts the collector again after it stopped (or was stopped), on the
+    /// same data dir with the same flags.
+    pub fn start_again(&mut self) {
+        self.kill_9();
+        self.spawn();
+    }
+
     /// Starts the collector again on the same data dir with the same flags.
     pub fn restart(&mut self) {
         self.kill_9();

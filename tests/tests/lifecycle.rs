@@ -1,0 +1,51 @@
+//! The collector's own lifecycle: SIGTERM commits what is pending and exits
+//! cleanly, even with live clients connected.
+
+use std::time::Duration;
+
+use wakeline_e2e::records::data_dir;
+use wakeline_e2e::{Collector, ContainerSpec, DEADLINE, poll, query};
+
+#[test]
+fn sigterm_commits_pending_lines_and_exits_cleanly() {
+    let dir = data_dir();
+    // No periodic commit during the test: only the shutdown commit can make
+    // these lines durable.
+    let mut collector = Collector::start_with(dir.path(), &["--commit-interval", "5m"]);
+    let container = ContainerSpec::new("sigterm", &["count:out:pending-:1:300:0"]).run();
+    let name = container.name.clone();
+    let ingested = poll(DEADLINE, || {
+        let (_, body) = collector.get("/api/containers");
+        let lines = body["containers"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == name.as_str())?["lines"]
+            .as_u64()?;
+        (lines == 300).then_some(lines)
+    });
+    assert_eq!(
+        ingested,
+        Some(300),
+        "ingested (not yet committed) before SIGTERM"
+    );
+    assert_eq!(
+        collector.total(&[("container", &name)]),
+        0,
+        "nothing committed yet"
+    );
+    // A live client must not hold the shutdown up.
+    let mut live = collector.live(&query(&[("container", &name), ("tail", "1")]));
+    assert!(live.next(DEADLINE).is_some());
+
+    let status = collector.terminate();
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+    assert!(
+        live.next(Duration::from_secs(5)).is_none(),
+        "the live feed was closed"
+    );
+
+    // With the container gone, the lines can only come from the final commit.
+    container.remove();
+    collector.start_again();
+    assert_eq!(collector.total(&[("container", &name)]), 300);
+}
