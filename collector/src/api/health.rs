@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use serde_json::json;
 
 use super::AppState;
+use crate::index::checkpoint::ContainerState;
 use crate::metrics::Metrics;
 use crate::timefmt::now_ns;
 
@@ -126,41 +127,32 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     let now = now_ns();
     let ledger = state.ledger.snapshot();
-    let _ = writeln!(
-        out,
-        "# HELP wakeline_container_lines_total Lines indexed per container.\n# TYPE wakeline_container_lines_total counter"
-    );
-    for (id, s) in &ledger {
-        let _ = writeln!(
-            out,
-            "wakeline_container_lines_total{{{}}} {}",
-            labels(id, &s.name),
-            s.lines
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP wakeline_container_lag_seconds Delay between Docker's timestamp and ingest, for the newest line.\n# TYPE wakeline_container_lag_seconds gauge"
-    );
-    for (id, s) in &ledger {
-        let _ = writeln!(
-            out,
-            "wakeline_container_lag_seconds{{{}}} {:.6}",
-            labels(id, &s.name),
-            s.lag_ns as f64 / 1e9
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP wakeline_container_last_line_age_seconds Time since the newest line of each container.\n# TYPE wakeline_container_last_line_age_seconds gauge"
-    );
-    for (id, s) in &ledger {
-        let age = now.saturating_sub(s.last_ts) as f64 / 1e9;
-        let _ = writeln!(
-            out,
-            "wakeline_container_last_line_age_seconds{{{}}} {age:.3}",
-            labels(id, &s.name)
-        );
+    type PerContainer = fn(&ContainerState, i64) -> f64;
+    let families: [(&str, &str, &str, PerContainer); 3] = [
+        (
+            "wakeline_container_lines_total",
+            "counter",
+            "Lines indexed per container.",
+            |s, _| s.lines as f64,
+        ),
+        (
+            "wakeline_container_lag_seconds",
+            "gauge",
+            "Delay between Docker's timestamp and ingest, for the newest line.",
+            |s, _| s.lag_ns as f64 / 1e9,
+        ),
+        (
+            "wakeline_container_last_line_age_seconds",
+            "gauge",
+            "Time since the newest line of each container.",
+            |s, now| now.saturating_sub(s.last_ts) as f64 / 1e9,
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (id, s) in &ledger {
+            let _ = writeln!(out, "{name}{{{}}} {}", labels(id, &s.name), value(s, now));
+        }
     }
     (
         [(
