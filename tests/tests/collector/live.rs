@@ -99,3 +99,51 @@ fn live_filters_apply_to_followed_records() {
     expected.sort();
     assert_eq!(got, expected, "level=error");
 }
+
+#[test]
+fn live_clients_that_never_read_do_not_stall_ingest_and_get_gap_counts() {
+    const LINES: u64 = 30_000;
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let spec = ContainerSpec::new("live-stall", &["count:out:stall=:1:30000:0"]);
+    // Three subscribers that do not read while the lines flow: their socket
+    // buffers fill, and the collector must drop for them, not wait for them.
+    let filter = query(&[("container", spec.name())]);
+    let mut stalled: Vec<wakeline_e2e::Live> = (0..3).map(|_| collector.live(&filter)).collect();
+    let container = spec.run();
+    let total =
+        collector.wait_total_within(&by_container(&container), LINES, Duration::from_secs(120));
+    assert_eq!(total, LINES);
+
+    // Reading now: every line arrives once, in order, or is counted in a gap message.
+    let live = &mut stalled[0];
+    let (mut received, mut dropped, mut last) = (0u64, 0u64, 0u64);
+    while received + dropped < LINES {
+        let Some(message) = live.next(DEADLINE) else {
+            panic!("stream ended: {received} records + {dropped} dropped of {LINES}");
+        };
+        if message["type"] == "gap" {
+            dropped += message["dropped"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("gap without a count: {message}"));
+            continue;
+        }
+        let n: u64 = message["message"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("stall="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected live message {message}"));
+        assert!(
+            n > last,
+            "stall={n} after stall={last}: out of order or repeated"
+        );
+        last = n;
+        received += 1;
+    }
+    eprintln!("slow live client: {received} received, {dropped} dropped");
+    assert_eq!(
+        received + dropped,
+        LINES,
+        "{received} received, {dropped} dropped"
+    );
+}

@@ -77,6 +77,9 @@ fn search_filters_by_text_field_level_stream_and_time() {
     );
     assert_eq!(found(&[("since", &between(1))]), [msg(2), msg(3), msg(4)]);
     assert_eq!(found(&[("until", &between(1))]), [msg(0), msg(1)]);
+    // The same instant written with an offset instead of `Z`.
+    let plus_two = format_ts(ts(1) / 2 + ts(2) / 2 + 2 * 3_600_000_000_000).replace('Z', "+02:00");
+    assert_eq!(found(&[("since", &plus_two)]), [msg(2), msg(3), msg(4)]);
     assert_eq!(
         found(&[("since", &between(0)), ("until", &between(3))]),
         [msg(1), msg(2), msg(3)]
