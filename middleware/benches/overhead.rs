@@ -107,6 +107,27 @@ fn main() {
         .with(JsonLayer::new().with_writer(std::io::sink));
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
 
+    // `WAKELINE_BENCH_ONLY=<variant index>[:<requests>]` runs only that
+    // variant and exits: for `valgrind --tool=callgrind` or `perf`, whose
+    // counts (instructions per request) do not depend on the machine's load.
+    if let Ok(only) = std::env::var("WAKELINE_BENCH_ONLY") {
+        let (index, count) = only.split_once(':').unwrap_or((&only, "1000000"));
+        let (Ok(index), Ok(count)) = (index.parse::<usize>(), count.parse::<u32>()) else {
+            eprintln!("WAKELINE_BENCH_ONLY: expected <index>[:<requests>], found {only:?}");
+            std::process::exit(2);
+        };
+        let mut variants = variants();
+        let Some((name, router)) = variants.get_mut(index) else {
+            eprintln!("WAKELINE_BENCH_ONLY: no variant {index}");
+            std::process::exit(2);
+        };
+        for _ in 0..count {
+            one_request(router);
+        }
+        println!("{name}: {count} requests");
+        return;
+    }
+
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--test");
     let profiling = args.iter().any(|a| a == "--profile-time");

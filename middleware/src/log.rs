@@ -35,7 +35,8 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 
 use crate::context::RequestContext;
-use crate::timestamp::write_rfc3339;
+use crate::timestamp::Rfc3339Cache;
+use escape::{escape_into, push_hex, push_json_str, push_json_str_fmt};
 
 /// A tracing-subscriber layer that writes each event as one JSON line.
 ///
@@ -89,6 +90,7 @@ struct Buffers {
     msg: Vec<u8>,
     fields: Vec<u8>,
     log_target: String,
+    clock: Rfc3339Cache,
 }
 
 thread_local! {
@@ -123,6 +125,7 @@ where
             msg,
             fields,
             log_target,
+            clock,
         } = bufs;
         line.clear();
         ids.clear();
@@ -131,7 +134,7 @@ where
         let meta = event.metadata();
 
         line.extend_from_slice(b"{\"ts\":\"");
-        write_rfc3339(line, SystemTime::now());
+        clock.write(line, SystemTime::now());
         line.extend_from_slice(b"\",\"level\":\"");
         line.extend_from_slice(level_str(meta.level()).as_bytes());
         line.extend_from_slice(b"\",\"msg\":");
@@ -181,7 +184,7 @@ fn write_ids(out: &mut Vec<u8>, request: &RequestContext) {
     out.extend_from_slice(b",\"request_id\":");
     // Request IDs are [A-Za-z0-9._:-] only: nothing to escape.
     out.push(b'"');
-    out.extend_from_slice(request.request_id().as_str().as_bytes());
+    out.extend_from_slice(request.request_id().as_header_value().as_bytes());
     out.extend_from_slice(b"\",\"trace_id\":\"");
     push_hex::<32>(out, &request.trace_id().to_bytes());
     out.extend_from_slice(b"\",\"span_id\":\"");
@@ -331,70 +334,6 @@ impl Visit for JsonVisitor<'_> {
     }
 }
 
-/// Appends an ID's bytes as lowercase hex (`N` is twice the ID's length).
-fn push_hex<const N: usize>(out: &mut Vec<u8>, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut text = [0u8; N];
-    for (pair, b) in text.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0xf)];
-    }
-    out.extend_from_slice(&text);
-}
-
-/// Appends `s` as a JSON string literal.
-fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    escape_into(out, s);
-    out.push(b'"');
-}
-
-/// Appends formatted text as a JSON string literal, escaping as it goes.
-fn push_json_str_fmt(out: &mut Vec<u8>, args: fmt::Arguments<'_>) {
-    out.push(b'"');
-    // A Debug impl that fails leaves what it wrote; the string is still closed.
-    let _ = Escaped(out).write_fmt(args);
-    out.push(b'"');
-}
-
-/// Appends `s` with JSON string escaping: quote, backslash and every control
-/// character, so a line can never be split or broken by its content.
-fn escape_into(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    // Fast path, the usual case: nothing to escape. A branch-free fold, so
-    // the compiler can check many bytes at once.
-    let special = bytes.iter().fold(false, |acc, &b| {
-        acc | (b < 0x20) | (b == b'"') | (b == b'\\') | (b == 0x7f)
-    });
-    if !special {
-        out.extend_from_slice(bytes);
-        return;
-    }
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f | 0x7f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if short.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.extend_from_slice(short);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-}
-
 /// `fmt::Write` into a byte buffer, unescaped (numbers, booleans).
 struct Raw<'a>(&'a mut Vec<u8>);
 
@@ -405,16 +344,7 @@ impl fmt::Write for Raw<'_> {
     }
 }
 
-/// `fmt::Write` into a byte buffer, JSON-escaped.
-struct Escaped<'a>(&'a mut Vec<u8>);
-
-impl fmt::Write for Escaped<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        escape_into(self.0, s);
-        Ok(())
-    }
-}
-
+mod escape;
 mod number;
 #[cfg(test)]
 mod tests;

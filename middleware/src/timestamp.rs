@@ -2,7 +2,8 @@
 //!
 //! Every log line starts with one, so it is on the hot path: this is the
 //! civil-from-days algorithm (Howard Hinnant's, public domain) and a handful of
-//! digit writes, with no allocation, no time-zone database and no dependency.
+//! digit writes, with no allocation, no time-zone database and no dependency,
+//! and the date and time of day are reused while the second is the same.
 //! The collector sorts and resumes on these values, hence always nine
 //! fractional digits and always `Z`.
 
@@ -11,23 +12,55 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` to `out`. Times before 1970
 /// are written as the epoch (a log line stamped before 1970 is a broken clock,
 /// not a value worth a code path).
+#[cfg(test)]
 pub(crate) fn write_rfc3339(out: &mut Vec<u8>, t: SystemTime) {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let nanos = since.subsec_nanos();
+    Rfc3339Cache::default().write(out, t);
+}
+
+/// Writes RFC 3339 timestamps, reusing the date and time of day while the
+/// second has not changed (the usual case from one line to the next), so a
+/// line pays only for its nine fractional digits.
+#[derive(Debug, Default)]
+pub(crate) struct Rfc3339Cache {
+    /// `YYYY-MM-DDTHH:MM:SS.` of `secs`, if computed.
+    prefix: Option<(u64, [u8; 20])>,
+}
+
+impl Rfc3339Cache {
+    /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` to `out` (times before
+    /// 1970 as the epoch).
+    pub(crate) fn write(&mut self, out: &mut Vec<u8>, t: SystemTime) {
+        let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let secs = since.as_secs();
+        let prefix = match self.prefix {
+            Some((cached, prefix)) if cached == secs => prefix,
+            _ => {
+                let prefix = date_and_time(secs);
+                self.prefix = Some((secs, prefix));
+                prefix
+            }
+        };
+        let mut text = [b'0'; 30];
+        text[..20].copy_from_slice(&prefix);
+        put_digits(&mut text[20..29], u64::from(since.subsec_nanos()));
+        text[29] = b'Z';
+        out.extend_from_slice(&text);
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` for a count of seconds since the epoch.
+fn date_and_time(secs: u64) -> [u8; 20] {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
-
-    let mut text = *b"0000-00-00T00:00:00.000000000Z";
+    let mut text = *b"0000-00-00T00:00:00.";
     put_digits(&mut text[0..4], u64::from(year));
     put_digits(&mut text[5..7], u64::from(month));
     put_digits(&mut text[8..10], u64::from(day));
     put_digits(&mut text[11..13], rem / 3600);
     put_digits(&mut text[14..16], rem % 3600 / 60);
     put_digits(&mut text[17..19], rem % 60);
-    put_digits(&mut text[20..29], u64::from(nanos));
-    out.extend_from_slice(&text);
+    text
 }
 
 /// (year, month 1–12, day 1–31) for a count of days since 1970-01-01.
@@ -107,6 +140,23 @@ mod tests {
                     days += 1;
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_cache_follows_the_clock_across_seconds() {
+        let mut cache = Rfc3339Cache::default();
+        let mut out = Vec::new();
+        for (secs, nanos, expected) in [
+            (1_709_210_096, 5, "2024-02-29T12:34:56.000000005Z"),
+            (1_709_210_096, 999_999_999, "2024-02-29T12:34:56.999999999Z"),
+            (1_709_210_097, 0, "2024-02-29T12:34:57.000000000Z"),
+            (1_709_251_200, 1, "2024-03-01T00:00:00.000000001Z"),
+            (1_709_210_096, 7, "2024-02-29T12:34:56.000000007Z"),
+        ] {
+            out.clear();
+            cache.write(&mut out, UNIX_EPOCH + Duration::new(secs, nanos));
+            assert_eq!(String::from_utf8_lossy(&out), expected);
         }
     }
 
