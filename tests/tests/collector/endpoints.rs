@@ -169,3 +169,12 @@ fn auth_token_guards_every_route_but_healthz() {
         response.body
     );
 }
+
+#[test]
+fn unknown_route_is_404_with_json_error() {
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let response = collector.request("/api/no-such-route", None);
+    assert_eq!(response.status, 404, "{}", response.body);
+    assert!(response.json["error"].is_string(), "{}", response.body);
+}
