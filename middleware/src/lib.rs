@@ -9,8 +9,8 @@
 //!   keeps a valid incoming `X-Request-ID` (else makes a UUIDv7), continues the
 //!   caller's W3C `traceparent` (else starts a trace), and serves the request
 //!   inside a tracing span that carries both. The ID is in the request
-//!   extensions ([`RequestId`] and [`RequestContext`] are axum extractors) and
-//!   in the response header.
+//!   extensions, as a [`RequestContext`] (both it and [`RequestId`] are axum
+//!   extractors), and in the response header.
 //! * [`PropagateRequestId`], a `reqwest-middleware` middleware, sends the same
 //!   ID and a child `traceparent` on every call made while serving a request,
 //!   and logs one line per call. [`inject_headers`] does the same for any
