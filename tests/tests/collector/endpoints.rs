@@ -162,6 +162,15 @@ fn auth_token_guards_every_route_but_healthz() {
             response.body
         );
     }
+    // The live WebSocket too: refused without the token, accepted with it.
+    let refused = wakeline_e2e::Live::connect(collector.port(), "tail=0", None);
+    let error = refused
+        .err()
+        .expect("/api/live without a token must be refused");
+    assert!(error.contains("401"), "{error}");
+    wakeline_e2e::Live::connect(collector.port(), "tail=0", Some("s3cret-token"))
+        .expect("/api/live with the token");
+
     let response = collector.request("/healthz", None);
     assert_eq!(
         response.status, 200,
