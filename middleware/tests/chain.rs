@@ -260,3 +260,42 @@ fn spawned_tasks_keep_the_id_for_logs_and_calls() {
     assert_eq!(sink_start["request_id"], id.as_str());
     assert_eq!(sink_start["parent_span_id"], call["child_span_id"]);
 }
+
+#[test]
+fn a_failed_call_is_logged_with_the_request_id() {
+    // Bind and drop a listener: nothing listens on that port afterwards.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_url = format!("http://{}/down", closed.local_addr().expect("addr"));
+    drop(closed);
+    let caller = spawn_service(
+        "caller",
+        Router::new()
+            .route(
+                "/",
+                get(
+                    |State((client, next)): State<(ClientWithMiddleware, String)>| async move {
+                        call(&client, &next).await
+                    },
+                ),
+            )
+            .with_state((propagating_client(), dead_url)),
+    );
+    let (id, body) = request(&caller, Some("doomed-1"));
+    assert_eq!(id, "doomed-1");
+    assert!(body.starts_with("error: "), "{body}");
+    let lines = caller.logs.lines();
+    let failed = line(&lines, "call failed");
+    assert_eq!(failed["level"], "warn");
+    assert_eq!(failed["request_id"], "doomed-1");
+    assert_eq!(failed["path"], "/down");
+    assert!(
+        failed["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{failed}"
+    );
+    assert!(
+        failed["child_span_id"]
+            .as_str()
+            .is_some_and(|s| s.len() == 16),
+        "{failed}"
+    );
+}
