@@ -434,3 +434,44 @@ fn a_request_dropped_before_its_response_logs_a_cancelled_line() {
     assert_eq!(cancelled["request_id"], "gone-1");
     assert!(cancelled["duration_ms"].as_f64().is_some());
 }
+
+#[test]
+fn the_span_carries_the_ids_for_any_subscriber() {
+    // A plain fmt subscriber (no JSON layer) shows the span's fields.
+    let logs = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(logs.clone()),
+    );
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let req = get_with(&[("x-request-id", HeaderValue::from_static("fmt-7"))]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let response = runtime
+        .block_on(app().layer(RequestIdLayer::new()).oneshot(req))
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = logs.raw();
+    let handling = text
+        .lines()
+        .find(|l| l.contains("handling"))
+        .unwrap_or_else(|| panic!("no handler line in {text}"));
+    assert!(handling.contains("request_id=fmt-7"), "{handling}");
+    assert!(
+        handling.contains("method=\"GET\"") || handling.contains("method=GET"),
+        "{handling}"
+    );
+    assert!(
+        handling.contains("path=\"/\"") || handling.contains("path=/"),
+        "{handling}"
+    );
+    let trace = handling
+        .split("trace_id=")
+        .nth(1)
+        .map(|rest| &rest[..32])
+        .unwrap_or_else(|| panic!("no trace_id in {handling}"));
+    assert!(trace.bytes().all(|b| b.is_ascii_hexdigit()), "{handling}");
+    assert!(handling.contains("span_id="), "{handling}");
+}
