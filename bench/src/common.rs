@@ -135,6 +135,57 @@ pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
+/// CPU seconds (user + system, all threads) a process has used, from
+/// `/proc/<pid>/stat`; assumes the usual 100 clock ticks per second.
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+/// The Docker daemon's process ID, if this host runs one we can see.
+pub fn dockerd_pid() -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            (comm.trim() == "dockerd").then_some(pid)
+        })
+}
+
+/// CPU seconds of the collector, this benchmark process and dockerd, read together.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSample {
+    pub collector: f64,
+    pub bench: f64,
+    pub dockerd: f64,
+}
+
+impl CpuSample {
+    pub fn take(collector: &Collector) -> CpuSample {
+        let read = |pid: Option<u32>| pid.and_then(cpu_secs).unwrap_or(f64::NAN);
+        CpuSample {
+            collector: read(collector.pid()),
+            bench: read(Some(std::process::id())),
+            dockerd: read(dockerd_pid()),
+        }
+    }
+
+    pub fn since(self, start: CpuSample) -> CpuSample {
+        CpuSample {
+            collector: self.collector - start.collector,
+            bench: self.bench - start.bench,
+            dockerd: self.dockerd - start.dockerd,
+        }
+    }
+}
+
 /// Bytes of every file under `dir`.
 pub fn dir_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {

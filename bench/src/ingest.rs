@@ -21,8 +21,9 @@ use tempfile::TempDir;
 use wakeline_e2e::{Collector, Container, ContainerSpec, poll};
 
 use crate::common::{
-    COMMIT_INTERVAL, count, dir_bytes, fresh_data_dir, median, memory_kib, print_stderr_summary,
-    print_table, run_containers, run_tag, secs_since, start_collector, thousands, wait_all_exited,
+    COMMIT_INTERVAL, CpuSample, count, dir_bytes, fresh_data_dir, median, memory_kib,
+    print_stderr_summary, print_table, run_containers, run_tag, secs_since, start_collector,
+    thousands, wait_all_exited,
 };
 
 /// Containers writing at once.
@@ -97,6 +98,7 @@ pub fn run(binary: &Path, scale: u64) -> IngestRun {
     let started = Instant::now();
     let collector = start_collector(binary, data_dir.path());
     let listening_secs = secs_since(started);
+    let cpu_start = CpuSample::take(&collector);
     let query = format!("q=project:{tag}");
     let mut last = 0;
     let reached = poll(INDEX_DEADLINE, || {
@@ -109,6 +111,7 @@ pub fn run(binary: &Path, scale: u64) -> IngestRun {
         "wakeline indexed {last} of {expected} lines within {INDEX_DEADLINE:?}\n{}",
         collector.diagnostics()
     );
+    let cpu = CpuSample::take(&collector).since(cpu_start);
     let memory = collector.pid().and_then(memory_kib);
     // A duplicate would show up after a later commit; give it a few intervals.
     let changed = poll(Duration::from_secs(3), || {
@@ -148,6 +151,13 @@ pub fn run(binary: &Path, scale: u64) -> IngestRun {
     println!(
         "  wakeline takes {:.1}× the time of docker logs (of which {listening_secs:.2} s to print `listening on`)",
         wakeline_secs / baseline_secs
+    );
+    println!(
+        "  CPU while indexing: collector {:.1} s ({:.1} µs/line), dockerd {:.1} s, of {:.1} s wall on 2 cores",
+        cpu.collector,
+        cpu.collector * 1e6 / expected as f64,
+        cpu.dockerd,
+        wakeline_secs - listening_secs,
     );
     match memory {
         Some((peak, now)) => println!(

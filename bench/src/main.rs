@@ -1,6 +1,7 @@
 //! `wakeline-bench`: how the real collector compares with what people use today.
 //!
-//! `cargo run --release -p wakeline-bench -- <ingest|search|live|all> [--quick]`
+//! `cargo run --release -p wakeline-bench -- <ingest|search|live|all> [--quick]
+//! [--readers N] [--stalled N]` (live clients; 15 and 5 by default)
 //!
 //! Each benchmark runs the release `wakeline` binary against real containers and,
 //! in the same invocation and on the same machine, a baseline: `docker logs` to
@@ -29,16 +30,30 @@ struct Plan {
     live: bool,
     /// Sizes divided by ten: a smoke run of the benchmark itself, not a measurement.
     quick: bool,
+    /// Live clients that read, and that connect and never read until the end.
+    clients: live::Clients,
 }
 
-const USAGE: &str = "usage: wakeline-bench <ingest|search|live|all> [--quick]";
+const USAGE: &str =
+    "usage: wakeline-bench <ingest|search|live|all> [--quick] [--readers N] [--stalled N]";
 
 fn plan(args: &[String]) -> Result<Plan, String> {
     let mut which = None;
     let mut quick = false;
-    for arg in args {
+    let mut clients = live::Clients::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--readers" | "--stalled" => {
+                let value = args.next().and_then(|v| v.parse().ok());
+                let n = value.ok_or_else(|| format!("expected a number after {arg}"))?;
+                if arg == "--readers" {
+                    clients.readers = n;
+                } else {
+                    clients.stalled = n;
+                }
+            }
             "ingest" | "search" | "live" | "all" if which.is_none() => which = Some(arg.clone()),
             other => {
                 return Err(format!(
@@ -54,6 +69,7 @@ fn plan(args: &[String]) -> Result<Plan, String> {
         search: matches!(which.as_str(), "search" | "all"),
         live: matches!(which.as_str(), "live" | "all"),
         quick,
+        clients,
     })
 }
 
@@ -82,7 +98,7 @@ fn main() -> ExitCode {
     }
     if plan.live {
         let scale = if plan.quick { 10 } else { 1 };
-        live::run(&binary, scale);
+        live::run(&binary, scale, plan.clients);
     }
     ExitCode::SUCCESS
 }
@@ -101,6 +117,10 @@ mod tests {
         assert!(p.ingest && p.search && !p.live && !p.quick);
         let p = plan(&args(&["all", "--quick"])).expect("valid");
         assert!(p.ingest && p.search && p.live && p.quick);
+        assert_eq!((p.clients.readers, p.clients.stalled), (15, 5));
+        let p = plan(&args(&["live", "--readers", "1", "--stalled", "0"])).expect("valid");
+        assert_eq!((p.clients.readers, p.clients.stalled), (1, 0));
+        assert!(plan(&args(&["live", "--readers"])).is_err());
         let p = plan(&args(&["live"])).expect("valid");
         assert!(!p.ingest && !p.search && p.live);
     }
