@@ -16,6 +16,8 @@ pub enum ApiError {
     BadRequest { error: &'static str, detail: String },
     #[error("missing or wrong auth token")]
     Unauthorized,
+    #[error("not found: {0}")]
+    NotFound(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
     /// The index or a worker could not serve the request right now.
@@ -52,6 +54,7 @@ impl IntoResponse for ApiError {
                 "unauthorized".to_owned(),
                 "send Authorization: Bearer <token> (or log in through the UI)".to_owned(),
             ),
+            ApiError::NotFound(detail) => (StatusCode::NOT_FOUND, "not found".to_owned(), detail),
             ApiError::Forbidden(detail) => (StatusCode::FORBIDDEN, "forbidden".to_owned(), detail),
             ApiError::Unavailable(detail) => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -62,7 +62,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::bad("not found", "no such route; see the README for the API")
+    ApiError::NotFound("no such route; see the README for the API".into())
 }
 
 /// With a token configured, every route but `/healthz` needs it, as a bearer
