@@ -20,6 +20,7 @@ use crate::common::{
     CpuSample, all_exited, count, fresh_data_dir, memory_kib, percentile, print_stderr_summary,
     print_table, run_containers, run_tag, secs_since, start_collector, thousands,
 };
+use crate::stalls::{self, Stalls};
 
 const WRITERS: u64 = 4;
 /// Lines per writer (divided by the `--quick` scale).
@@ -61,6 +62,7 @@ struct Outcome {
     live_dropped: Option<f64>,
     /// CPU seconds from the first `docker run` until all is searchable.
     cpu: CpuSample,
+    stalls: Stalls,
 }
 
 /// A counter or gauge from `/metrics`.
@@ -147,12 +149,23 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
     let query = format!("q=project:{tag}");
     let mut exited_at = None;
     let mut last = 0;
-    let reached = poll(RUN_DEADLINE, || {
-        if exited_at.is_none() && all_exited(&containers) {
-            exited_at = Some(secs_since(started));
-        }
-        last = count(&collector, &query).unwrap_or(last);
-        (last >= expected).then_some(())
+    let watching = AtomicBool::new(true);
+    let (reached, stalls) = std::thread::scope(|scope| {
+        let stop = &watching;
+        let collector = &collector;
+        let watcher = scope.spawn(move || stalls::watch(collector, stop, RUN_DEADLINE));
+        let reached = poll(RUN_DEADLINE, || {
+            if exited_at.is_none() && all_exited(&containers) {
+                exited_at = Some(secs_since(started));
+            }
+            last = count(collector, &query).unwrap_or(last);
+            (last >= expected).then_some(())
+        });
+        watching.store(false, Ordering::Relaxed);
+        (
+            reached,
+            watcher.join().expect("the /metrics watcher panicked"),
+        )
     });
     let ingest_secs = secs_since(started);
     let cpu = CpuSample::take(&collector).since(cpu_start);
@@ -182,6 +195,7 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
         peak_rss_kib: collector.pid().and_then(memory_kib).map(|(peak, _)| peak),
         live_dropped: metric(&collector, "wakeline_live_dropped_total"),
         cpu,
+        stalls,
     };
     let label = if with_clients {
         "live (with clients) collector"
@@ -255,6 +269,18 @@ fn print_report(baseline: &Outcome, loaded: &Outcome, clients: Clients) {
             ),
         ],
     );
+    for (name, o) in [("no clients", baseline), ("with clients", loaded)] {
+        let st = o.stalls;
+        println!(
+            "  ingest stalls ({name}; /metrics every 100 ms, {} samples): {} pauses ≥ 300 ms in \
+             wakeline_lines_ingested_total, longest {} ms; {} of them ended as \
+             wakeline_index_commits_total went up",
+            st.samples,
+            st.count,
+            st.longest.as_millis(),
+            st.ended_by_commit
+        );
+    }
 
     let mut all: Vec<i64> = loaded
         .readers

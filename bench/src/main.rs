@@ -19,6 +19,7 @@ mod common;
 mod ingest;
 mod live;
 mod search;
+mod stalls;
 
 use std::process::ExitCode;
 
