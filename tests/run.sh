@@ -56,3 +56,5 @@ sweep
 
 # --no-fail-fast: one failing crate must not hide the results of the others.
 cargo test --locked --workspace --no-fail-fast "$@"
+# The middleware's OpenTelemetry feature is off by default; test it too.
+cargo test --locked -p wakeline-middleware --all-features "$@"
