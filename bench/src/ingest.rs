@@ -192,6 +192,7 @@ pub fn run(binary: &Path, scale: u64) -> IngestRun {
 }
 
 /// `docker logs -t` of every container at once, output to /dev/null; wall seconds.
+/// (The containers write only stdout; docker's own errors come on stderr.)
 fn docker_logs_all(containers: &[Container]) -> f64 {
     let started = Instant::now();
     let children: Vec<_> = containers
@@ -200,14 +201,20 @@ fn docker_logs_all(containers: &[Container]) -> f64 {
             Command::new("docker")
                 .args(["logs", "-t", &c.id])
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(Stdio::piped())
                 .spawn()
                 .expect("run docker logs")
         })
         .collect();
-    for mut child in children {
-        let status = child.wait().expect("wait for docker logs");
-        assert!(status.success(), "docker logs failed: {status}");
+    for child in children {
+        let output = child.wait_with_output().expect("wait for docker logs");
+        assert!(
+            output.status.success(),
+            "docker logs failed ({}): {} (tests/run.sh removes every wakeline-test=1 \
+             container when it starts or ends; run the benchmark again)",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     secs_since(started)
 }
