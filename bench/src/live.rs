@@ -149,9 +149,9 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
     let query = format!("q=project:{tag}");
     let mut exited_at = None;
     let mut last = 0;
-    let watching = AtomicBool::new(true);
+    let stop_watching = AtomicBool::new(false);
     let (reached, stalls) = std::thread::scope(|scope| {
-        let stop = &watching;
+        let stop = &stop_watching;
         let collector = &collector;
         let watcher = scope.spawn(move || stalls::watch(collector, stop, RUN_DEADLINE));
         let reached = poll(RUN_DEADLINE, || {
@@ -161,7 +161,7 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
             last = count(collector, &query).unwrap_or(last);
             (last >= expected).then_some(())
         });
-        watching.store(false, Ordering::Relaxed);
+        stop_watching.store(true, Ordering::Relaxed);
         (
             reached,
             watcher.join().expect("the /metrics watcher panicked"),
