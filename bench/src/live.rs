@@ -273,12 +273,12 @@ fn print_report(baseline: &Outcome, loaded: &Outcome, clients: Clients) {
         let st = o.stalls;
         println!(
             "  ingest stalls ({name}; /metrics every 100 ms, {} samples): {} pauses ≥ 300 ms in \
-             wakeline_lines_ingested_total, longest {} ms; {} of them ended as \
-             wakeline_index_commits_total went up",
+             wakeline_lines_ingested_total, longest {} ms; a commit finished \
+             (wakeline_index_commits_total) during {} of them",
             st.samples,
             st.count,
             st.longest.as_millis(),
-            st.ended_by_commit
+            st.with_commit
         );
     }
 

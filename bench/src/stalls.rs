@@ -1,6 +1,6 @@
 //! Ingest stalls seen from outside: `/metrics` sampled every 100 ms during a live
-//! run, to show when `wakeline_lines_ingested_total` stops moving and whether each
-//! pause ends as `wakeline_index_commits_total` goes up.
+//! run, to show when `wakeline_lines_ingested_total` stops moving and whether a
+//! commit (`wakeline_index_commits_total`) finishes during each pause.
 //!
 //! Live latency is the sum of everything between Docker and the socket; a pause
 //! in ingest delays every record behind it. Sampling the collector's own counters
@@ -30,8 +30,8 @@ struct Sample {
 pub struct Stalls {
     pub count: usize,
     pub longest: Duration,
-    /// Stalls that ended in the same sampling step as a commit finished.
-    pub ended_by_commit: usize,
+    /// Stalls during which a commit finished (the counter went up before ingest resumed).
+    pub with_commit: usize,
     pub samples: usize,
 }
 
@@ -85,8 +85,8 @@ fn analyse(samples: &[Sample]) -> Stalls {
             if flat >= STALL {
                 stalls.count += 1;
                 stalls.longest = stalls.longest.max(flat);
-                if now.commits > before.commits {
-                    stalls.ended_by_commit += 1;
+                if now.commits > since.commits {
+                    stalls.with_commit += 1;
                 }
             }
         }
@@ -108,14 +108,14 @@ mod tests {
     }
 
     #[test]
-    fn a_flat_stretch_ending_with_a_commit_is_counted() {
+    fn a_flat_stretch_with_a_commit_in_it_is_counted() {
         let samples = [
             s(0, 0, 0),
             s(100, 10, 0),
             s(200, 10, 0),
             s(300, 10, 0),
             s(400, 10, 0),
-            s(500, 10, 0),
+            s(500, 10, 1),
             s(600, 30, 1),
             s(700, 40, 1),
             s(800, 40, 1),
@@ -124,6 +124,6 @@ mod tests {
         let stalls = analyse(&samples);
         assert_eq!(stalls.count, 1);
         assert_eq!(stalls.longest, Duration::from_millis(400));
-        assert_eq!(stalls.ended_by_commit, 1);
+        assert_eq!(stalls.with_commit, 1);
     }
 }
