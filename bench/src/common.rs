@@ -99,26 +99,40 @@ pub fn run_containers(specs: Vec<ContainerSpec>) -> Vec<Container> {
     specs.iter().map(ContainerSpec::run).collect()
 }
 
-/// Whether every container has exited; `false` if docker cannot say.
-pub fn all_exited(containers: &[Container]) -> bool {
+/// Whether every container has exited, or why docker cannot say (a container
+/// removed under us: `tests/run.sh` removes every `wakeline-test=1` container
+/// when it starts or ends, also while a benchmark runs).
+pub fn all_exited(containers: &[Container]) -> Result<bool, String> {
     let mut args = vec!["inspect", "--format", "{{.State.Running}}"];
     args.extend(containers.iter().map(|c| c.id.as_str()));
-    let output = Command::new("docker").args(&args).output();
-    match output {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .all(|line| line.trim() == "false"),
-        _ => false,
+    let output = Command::new("docker")
+        .args(&args)
+        .output()
+        .map_err(|e| format!("cannot run docker inspect: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "docker inspect failed: {} (a benchmark container was removed; \
+             tests/run.sh sweeps wakeline-test=1 containers; run the benchmark again)",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
     }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .all(|line| line.trim() == "false"))
 }
 
-/// Polls until every container has exited; panics past `within`.
+/// Polls until every container has exited; panics past `within` or if one is gone.
 pub fn wait_all_exited(containers: &[Container], within: Duration) {
-    let exited = poll(within, || all_exited(containers).then_some(()));
-    assert!(
-        exited.is_some(),
-        "containers still running after {within:?}"
-    );
+    let outcome = poll(within, || match all_exited(containers) {
+        Ok(false) => None,
+        Ok(true) => Some(Ok(())),
+        Err(e) => Some(Err(e)),
+    });
+    match outcome {
+        None => panic!("containers still running after {within:?}"),
+        Some(Err(e)) => panic!("{e}"),
+        Some(Ok(())) => {}
+    }
     for container in containers {
         let code = docker(&["inspect", "--format", "{{.State.ExitCode}}", &container.id]);
         assert_eq!(code, "0", "container {} exited with {code}", container.name);

@@ -21,7 +21,7 @@ use tempfile::TempDir;
 use wakeline_e2e::{Collector, Container, ContainerSpec, poll};
 
 use crate::common::{
-    COMMIT_INTERVAL, CpuSample, count, dir_bytes, fresh_data_dir, median, memory_kib,
+    COMMIT_INTERVAL, CpuSample, all_exited, count, dir_bytes, fresh_data_dir, median, memory_kib,
     print_stderr_summary, print_table, run_containers, run_tag, secs_since, start_collector,
     thousands, wait_all_exited,
 };
@@ -34,6 +34,8 @@ const LINES: u64 = 150_000;
 const BASELINE_RUNS: usize = 3;
 /// How long the collector may take to index everything before the run is called failed.
 const INDEX_DEADLINE: Duration = Duration::from_secs(900);
+/// How long the count may stand still before the run is called failed.
+const NO_PROGRESS: Duration = Duration::from_secs(60);
 
 /// The collector and containers of a finished ingest run, for the search benchmark.
 pub struct IngestRun {
@@ -94,6 +96,10 @@ pub fn run(binary: &Path, scale: u64) -> IngestRun {
         .collect();
     let baseline_secs = median(&mut baseline);
 
+    // The containers must still be there for the collector to read them.
+    if let Err(e) = all_exited(&containers) {
+        panic!("{e}");
+    }
     let data_dir = fresh_data_dir();
     let started = Instant::now();
     let collector = start_collector(binary, data_dir.path());
@@ -101,16 +107,38 @@ pub fn run(binary: &Path, scale: u64) -> IngestRun {
     let cpu_start = CpuSample::take(&collector);
     let query = format!("q=project:{tag}");
     let mut last = 0;
+    let mut moved = Instant::now();
     let reached = poll(INDEX_DEADLINE, || {
-        last = count(&collector, &query).unwrap_or(last);
-        (last >= expected).then_some(())
+        let now = count(&collector, &query).unwrap_or(last);
+        if now != last {
+            moved = Instant::now();
+        }
+        last = now;
+        if last >= expected {
+            return Some(Ok(()));
+        }
+        // Lines that are gone from Docker never arrive: say so instead of waiting.
+        if moved.elapsed() > NO_PROGRESS {
+            return Some(
+                all_exited(&containers)
+                    .map(|_| ())
+                    .and(Err(format!("no new line indexed for {NO_PROGRESS:?}"))),
+            );
+        }
+        None
     });
     let wakeline_secs = secs_since(started);
-    assert!(
-        reached.is_some(),
-        "wakeline indexed {last} of {expected} lines within {INDEX_DEADLINE:?}\n{}",
-        collector.diagnostics()
-    );
+    match reached {
+        Some(Ok(())) => {}
+        Some(Err(why)) => panic!(
+            "wakeline indexed {last} of {expected} lines: {why}\n{}",
+            collector.diagnostics()
+        ),
+        None => panic!(
+            "wakeline indexed {last} of {expected} lines within {INDEX_DEADLINE:?}\n{}",
+            collector.diagnostics()
+        ),
+    }
     let cpu = CpuSample::take(&collector).since(cpu_start);
     let memory = collector.pid().and_then(memory_kib);
     // A duplicate would show up after a later commit; give it a few intervals.

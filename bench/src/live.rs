@@ -155,7 +155,7 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
         let collector = &collector;
         let watcher = scope.spawn(move || stalls::watch(collector, stop, RUN_DEADLINE));
         let reached = poll(RUN_DEADLINE, || {
-            if exited_at.is_none() && all_exited(&containers) {
+            if exited_at.is_none() && all_exited(&containers).unwrap_or(false) {
                 exited_at = Some(secs_since(started));
             }
             last = count(collector, &query).unwrap_or(last);
