@@ -3,8 +3,8 @@
 //!
 //! The modules follow the data flow (DESIGN.md):
 //! `source` (Docker) → `assemble` (whole lines) → `parse` (records) →
-//! `live` (the hub browsers subscribe to) and `index` (tantivy, checkpoints)
-//! → `api` (HTTP and WebSocket).
+//! `sequence` (numbering) → `live` (the hub browsers subscribe to) and
+//! `index` (tantivy, checkpoints) → `api` (HTTP and WebSocket).
 
 pub mod api;
 pub mod assemble;
@@ -15,5 +15,6 @@ pub mod live;
 pub mod metrics;
 pub mod parse;
 pub mod record;
+pub mod sequence;
 pub mod source;
 pub mod timefmt;

@@ -1,7 +1,8 @@
 //! The `wakeline` binary: wires the pipeline together and runs it until
 //! SIGTERM or Ctrl-C, then commits what is pending and exits.
 //!
-//! Source tasks → bounded channel → indexer thread (→ live hub) → index;
+//! Source tasks → bounded channel → sequencer (→ live hub) → bounded
+//! channel → indexer thread → index;
 //! the HTTP server reads the index and the hub. Errors reach the user as one
 //! line on stderr and a non-zero exit code.
 
@@ -21,6 +22,7 @@ use wakeline::index::writer::Indexer;
 use wakeline::index::{Ledger, LogIndex};
 use wakeline::live::{DEFAULT_RING, LiveHub};
 use wakeline::metrics::Metrics;
+use wakeline::sequence::{INDEXER_QUEUE, Sequencer};
 use wakeline::source::registry::Registry;
 use wakeline::source::{DockerSource, connect};
 
@@ -84,15 +86,22 @@ async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let (records, receiver) = mpsc::channel(INGEST_CHANNEL);
 
+    let (batches, batch_receiver) = mpsc::channel(INDEXER_QUEUE);
+    let first_seq = payload.next_seq.max(1);
     let indexer = Indexer {
         index: Arc::clone(&index),
-        hub: Arc::clone(&hub),
         ledger: Arc::clone(&ledger),
+        hub: Arc::clone(&hub),
         metrics: Arc::clone(&metrics),
         commit_interval: config.commit_interval,
-        next_seq: payload.next_seq.max(1),
+        next_seq: first_seq,
     }
-    .spawn(receiver, tokio::runtime::Handle::current())?;
+    .spawn(batch_receiver, tokio::runtime::Handle::current())?;
+    let sequencer = Sequencer {
+        hub: Arc::clone(&hub),
+        next_seq: first_seq,
+    };
+    let sequencer = tokio::spawn(sequencer.run(receiver, batches));
 
     let source = DockerSource {
         docker,
@@ -138,9 +147,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .context("server failed")?;
 
     // Stop reading Docker: dropping the source drops every sender, so the
-    // indexer drains what is in flight, commits it and ends.
+    // sequencer and then the indexer drain what is in flight; the indexer
+    // commits it and ends.
     source.abort();
     let _ = source.await;
+    let _ = sequencer.await;
     let joined = tokio::task::spawn_blocking(move || indexer.join());
     match tokio::time::timeout(Duration::from_secs(30), joined).await {
         Ok(Ok(Ok(()))) => tracing::info!("stopped cleanly"),

@@ -1,10 +1,10 @@
 //! The indexer: the one thread that writes the index.
 //!
-//! It drains records from the ingest channel in batches, gives each its `seq`,
-//! publishes the batch to the live hub, adds the documents and, every commit
-//! interval, commits them together with every container's checkpoint in the
-//! commit payload. Only after the reader has been reloaded does it tell the
-//! hub the new watermark, so "committed" always means "searchable".
+//! It takes numbered batches from the sequencer (which has already published
+//! them live), adds the documents and, every commit interval, commits them
+//! together with every container's checkpoint in the commit payload. Only
+//! after the reader has been reloaded does it tell the hub the new watermark,
+//! so "committed" always means "searchable".
 //!
 //! It is a plain thread, not a task: tantivy's writer blocks on I/O and
 //! merges, and the channel it drains is bounded, so a slow disk slows the
@@ -30,8 +30,6 @@ use crate::timefmt::now_ns;
 
 /// Memory for tantivy's indexing buffer.
 const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
-/// Records taken from the channel per wake-up.
-const BATCH: usize = 2048;
 
 /// Everything the indexer thread needs.
 pub struct Indexer {
@@ -40,6 +38,7 @@ pub struct Indexer {
     pub ledger: Arc<Ledger>,
     pub metrics: Arc<Metrics>,
     pub commit_interval: Duration,
+    /// The seq after the last record added (goes in the payload).
     pub next_seq: u64,
 }
 
@@ -48,7 +47,7 @@ impl Indexer {
     /// `records` is dropped.
     pub fn spawn(
         self,
-        records: mpsc::Receiver<Record>,
+        batches: mpsc::Receiver<Vec<Arc<Record>>>,
         runtime: Handle,
     ) -> Result<JoinHandle<()>, IndexError> {
         // Two indexing threads: enough to keep up with Docker on a small host
@@ -59,7 +58,7 @@ impl Indexer {
             .writer_with_num_threads(2, WRITER_HEAP_BYTES)?;
         let handle = std::thread::Builder::new()
             .name("wakeline-indexer".into())
-            .spawn(move || self.run(writer, records, runtime))
+            .spawn(move || self.run(writer, batches, runtime))
             .map_err(|e| IndexError::DataDir {
                 dir: "(indexer thread)".into(),
                 source: e,
@@ -70,28 +69,25 @@ impl Indexer {
     fn run(
         mut self,
         mut writer: IndexWriter,
-        mut records: mpsc::Receiver<Record>,
+        mut batches: mpsc::Receiver<Vec<Arc<Record>>>,
         runtime: Handle,
     ) {
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut published = Vec::with_capacity(BATCH);
         let mut dirty = false;
         let mut last_commit = Instant::now();
         loop {
             let deadline = last_commit + self.commit_interval;
-            let received = runtime.block_on(async {
-                tokio::time::timeout_at(deadline, records.recv_many(&mut batch, BATCH)).await
-            });
+            let received =
+                runtime.block_on(async { tokio::time::timeout_at(deadline, batches.recv()).await });
             match received {
-                Ok(0) => {
+                Ok(None) => {
                     if dirty {
                         self.commit(&mut writer);
                     }
                     tracing::info!(next_seq = self.next_seq, "indexer stopped");
                     return;
                 }
-                Ok(_) => {
-                    self.add_batch(&writer, &mut batch, &mut published);
+                Ok(Some(batch)) => {
+                    self.add_batch(&writer, &batch);
                     dirty = true;
                 }
                 Err(_elapsed) => {}
@@ -105,37 +101,30 @@ impl Indexer {
         }
     }
 
-    fn add_batch(
-        &mut self,
-        writer: &IndexWriter,
-        batch: &mut Vec<Record>,
-        published: &mut Vec<Arc<Record>>,
-    ) {
+    fn add_batch(&mut self, writer: &IndexWriter, batch: &[Arc<Record>]) {
         let now = now_ns();
         let mut bytes = 0u64;
         let mut truncated = 0u64;
-        published.clear();
         self.ledger.update(|containers| {
-            for mut record in batch.drain(..) {
-                record.seq = self.next_seq;
-                self.next_seq += 1;
+            for record in batch {
                 let state = containers.entry(record.container.id.clone()).or_default();
                 state.take(record.ts_ns, &record.container);
                 state.lag_ns = now.saturating_sub(record.ts_ns);
                 bytes += record.message.len() as u64;
                 truncated += u64::from(record.truncated);
-                published.push(Arc::new(record));
             }
         });
-        for record in published.iter() {
+        for record in batch {
             let doc: TantivyDocument = self.index.to_document(record);
             if let Err(e) = writer.add_document(doc) {
                 tracing::error!(error = %e, seq = record.seq, "cannot add a document to the index");
                 self.metrics.index_ok.store(false, Ordering::Relaxed);
             }
         }
-        self.hub.publish(published);
-        Metrics::add(&self.metrics.lines_ingested, published.len() as u64);
+        if let Some(last) = batch.last() {
+            self.next_seq = last.seq + 1;
+        }
+        Metrics::add(&self.metrics.lines_ingested, batch.len() as u64);
         Metrics::add(&self.metrics.bytes_ingested, bytes);
         Metrics::add(&self.metrics.truncated_lines, truncated);
     }
