@@ -165,7 +165,15 @@ fn compile(ast: UserInputAst) -> Result<Node, SearchError> {
                 target: target(field.as_deref())?,
                 elements,
             },
-            UserInputLeaf::Exists { field } => Node::Exists(target(Some(&field))?),
+            UserInputLeaf::Exists { field } => match target(Some(&field))? {
+                // As in search: only fast fields can answer "has a value".
+                target @ (Target::Json(_) | Target::Ts | Target::Seq) => Node::Exists(target),
+                _ => {
+                    return Err(SearchError::BadQuery(format!(
+                        "Field {field} is not a fast field; {field}:* is not supported"
+                    )));
+                }
+            },
             UserInputLeaf::Regex { .. } => {
                 return Err(SearchError::BadQuery(
                     "regular expressions are supported in search, not in live filters".into(),
@@ -504,6 +512,9 @@ mod tests {
             "+login -disk",
             "(login OR reset) AND container:web",
             "fields.user_id:*",
+            "project:*",
+            "level:*",
+            "ts:*",
             "message:peer",
             "stream:stdout",
             "sda1",

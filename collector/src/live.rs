@@ -13,12 +13,52 @@
 //! exactly once, with no gap and no duplicate at the seams.
 
 use std::collections::VecDeque;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use axum::extract::ws::Utf8Bytes;
 
 use tokio::sync::broadcast;
 
 use crate::record::Record;
+
+/// A record as the hub shares it: the record, and its JSON frame, made
+/// once on first use and then shared by every client (serializing a record
+/// per client was the live feed's largest cost).
+#[derive(Debug)]
+pub struct LiveRecord {
+    record: Record,
+    frame: OnceLock<Utf8Bytes>,
+}
+
+impl LiveRecord {
+    pub fn new(record: Record) -> Arc<LiveRecord> {
+        Arc::new(LiveRecord {
+            record,
+            frame: OnceLock::new(),
+        })
+    }
+
+    /// The record as one JSON text frame.
+    pub fn frame(&self) -> Utf8Bytes {
+        self.frame
+            .get_or_init(|| {
+                serde_json::to_string(&self.record)
+                    .unwrap_or_default()
+                    .into()
+            })
+            .clone()
+    }
+}
+
+impl Deref for LiveRecord {
+    type Target = Record;
+
+    fn deref(&self) -> &Record {
+        &self.record
+    }
+}
 
 /// Records each client may fall behind before it is sent a gap.
 pub const DEFAULT_RING: usize = 16_384;
@@ -26,7 +66,7 @@ pub const DEFAULT_RING: usize = 16_384;
 #[derive(Debug, Default)]
 struct State {
     /// Published, not yet committed; seq ascending.
-    pending: VecDeque<Arc<Record>>,
+    pending: VecDeque<Arc<LiveRecord>>,
     /// Highest seq visible to index searches.
     committed_seq: u64,
 }
@@ -34,9 +74,9 @@ struct State {
 /// What a new subscriber starts from.
 #[derive(Debug)]
 pub struct Subscription {
-    pub receiver: broadcast::Receiver<Arc<Record>>,
+    pub receiver: broadcast::Receiver<Arc<LiveRecord>>,
     /// Records with seq in `(committed_seq, …]` published before `receiver`.
-    pub pending: Vec<Arc<Record>>,
+    pub pending: Vec<Arc<LiveRecord>>,
     /// Every record with seq ≤ this is in the index as searches see it.
     pub committed_seq: u64,
 }
@@ -53,7 +93,7 @@ pub struct LiveStats {
 #[derive(Debug)]
 pub struct LiveHub {
     state: Mutex<State>,
-    sender: broadcast::Sender<Arc<Record>>,
+    sender: broadcast::Sender<Arc<LiveRecord>>,
     pub stats: LiveStats,
 }
 
@@ -75,7 +115,7 @@ impl LiveHub {
     }
 
     /// Sends records to every subscriber; never waits.
-    pub fn publish(&self, records: &[Arc<Record>]) {
+    pub fn publish(&self, records: &[Arc<LiveRecord>]) {
         let mut state = self.lock();
         for record in records {
             state.pending.push_back(Arc::clone(record));
@@ -122,8 +162,8 @@ mod tests {
     use super::*;
     use crate::record::{ContainerMeta, Stream};
 
-    fn record(seq: u64) -> Arc<Record> {
-        Arc::new(Record {
+    fn record(seq: u64) -> Arc<LiveRecord> {
+        LiveRecord::new(Record {
             ts_ns: seq as i64,
             seq,
             container: Arc::new(ContainerMeta::default()),

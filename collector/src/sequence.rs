@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::live::LiveHub;
+use crate::live::{LiveHub, LiveRecord};
 use crate::record::Record;
 
 /// Records taken from the readers per wake-up.
@@ -33,16 +33,16 @@ impl Sequencer {
     pub async fn run(
         mut self,
         mut records: mpsc::Receiver<Record>,
-        indexer: mpsc::Sender<Vec<Arc<Record>>>,
+        indexer: mpsc::Sender<Vec<Arc<LiveRecord>>>,
     ) {
         let mut batch = Vec::with_capacity(BATCH);
         while records.recv_many(&mut batch, BATCH).await > 0 {
-            let numbered: Vec<Arc<Record>> = batch
+            let numbered: Vec<Arc<LiveRecord>> = batch
                 .drain(..)
                 .map(|mut record| {
                     record.seq = self.next_seq;
                     self.next_seq += 1;
-                    Arc::new(record)
+                    LiveRecord::new(record)
                 })
                 .collect();
             self.hub.publish(&numbered);

@@ -35,8 +35,7 @@ use super::params::live_params;
 use super::{AppState, blocking};
 use crate::filter::RecordFilter;
 use crate::index::search::SearchParams;
-use crate::live::Subscription;
-use crate::record::Record;
+use crate::live::{LiveRecord, Subscription};
 
 /// Keepalive: a ping this often.
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -208,13 +207,13 @@ async fn backfill(
     state: &AppState,
     params: SearchParams,
     filter: &mut RecordFilter,
-    pending: Vec<Arc<Record>>,
+    pending: Vec<Arc<LiveRecord>>,
     committed_seq: u64,
     tail: usize,
-) -> Result<Vec<Arc<Record>>, ApiError> {
-    let recent: Vec<Arc<Record>> = pending.into_iter().filter(|r| filter.matches(r)).collect();
+) -> Result<Vec<Arc<LiveRecord>>, ApiError> {
+    let recent: Vec<Arc<LiveRecord>> = pending.into_iter().filter(|r| filter.matches(r)).collect();
     let from_index = tail.saturating_sub(recent.len());
-    let mut records: Vec<Arc<Record>> = Vec::with_capacity(tail);
+    let mut records: Vec<Arc<LiveRecord>> = Vec::with_capacity(tail);
     if from_index > 0 {
         let index = Arc::clone(&state.index);
         let query = SearchParams {
@@ -224,16 +223,16 @@ async fn backfill(
             ..params
         };
         let page = blocking(move || Ok(index.search(&query)?)).await?;
-        records.extend(page.hits.into_iter().rev().map(Arc::new));
+        records.extend(page.hits.into_iter().rev().map(LiveRecord::new));
     }
     let skip = recent.len().saturating_sub(tail);
     records.extend(recent.into_iter().skip(skip));
     Ok(records)
 }
 
-async fn feed_record(socket: &mut WebSocket, record: &Record) -> Result<(), axum::Error> {
-    let text = serde_json::to_string(record).unwrap_or_default();
-    socket.feed(Message::Text(text.into())).await
+/// Queues a record's frame, serialized once and shared by every client.
+async fn feed_record(socket: &mut WebSocket, record: &LiveRecord) -> Result<(), axum::Error> {
+    socket.feed(Message::Text(record.frame())).await
 }
 
 async fn send_text(socket: &mut WebSocket, text: String) -> Result<(), axum::Error> {

@@ -40,6 +40,8 @@ impl From<tantivy::TantivyError> for SearchError {
             // Raised while running a query the parser accepted but the index
             // cannot answer (e.g. a range on a field that is not fast).
             tantivy::TantivyError::InvalidArgument(detail) => SearchError::BadQuery(detail),
+            // e.g. `project:*` (exists) on a field that is not a fast field.
+            tantivy::TantivyError::SchemaError(detail) => SearchError::BadQuery(detail),
             other => SearchError::Index(other),
         }
     }

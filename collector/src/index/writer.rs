@@ -23,9 +23,8 @@ use tokio::time::Instant;
 
 use super::checkpoint::CommitPayload;
 use super::{IndexError, Ledger, LogIndex};
-use crate::live::LiveHub;
+use crate::live::{LiveHub, LiveRecord};
 use crate::metrics::Metrics;
-use crate::record::Record;
 use crate::timefmt::now_ns;
 
 /// Memory for tantivy's indexing buffer.
@@ -47,7 +46,7 @@ impl Indexer {
     /// `records` is dropped.
     pub fn spawn(
         self,
-        batches: mpsc::Receiver<Vec<Arc<Record>>>,
+        batches: mpsc::Receiver<Vec<Arc<LiveRecord>>>,
         runtime: Handle,
     ) -> Result<JoinHandle<()>, IndexError> {
         // Two indexing threads: enough to keep up with Docker on a small host
@@ -69,7 +68,7 @@ impl Indexer {
     fn run(
         mut self,
         mut writer: IndexWriter,
-        mut batches: mpsc::Receiver<Vec<Arc<Record>>>,
+        mut batches: mpsc::Receiver<Vec<Arc<LiveRecord>>>,
         runtime: Handle,
     ) {
         let mut dirty = false;
@@ -101,7 +100,7 @@ impl Indexer {
         }
     }
 
-    fn add_batch(&mut self, writer: &IndexWriter, batch: &[Arc<Record>]) {
+    fn add_batch(&mut self, writer: &IndexWriter, batch: &[Arc<LiveRecord>]) {
         let now = now_ns();
         let mut bytes = 0u64;
         let mut truncated = 0u64;
