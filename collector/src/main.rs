@@ -22,7 +22,7 @@ use wakeline::index::writer::Indexer;
 use wakeline::index::{Ledger, LogIndex};
 use wakeline::live::{DEFAULT_RING, LiveHub};
 use wakeline::metrics::Metrics;
-use wakeline::sequence::{INDEXER_QUEUE, Sequencer};
+use wakeline::sequence::{INDEXER_QUEUE, Sequencer, index_queue};
 use wakeline::source::registry::Registry;
 use wakeline::source::{DockerSource, connect};
 
@@ -90,7 +90,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let (records, receiver) = mpsc::channel(INGEST_CHANNEL);
 
-    let (batches, batch_receiver) = mpsc::channel(INDEXER_QUEUE);
+    let (batches, batch_receiver) = index_queue(INDEXER_QUEUE);
     let first_seq = payload.next_seq.max(1);
     let indexer = Indexer {
         index: Arc::clone(&index),

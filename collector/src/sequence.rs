@@ -4,21 +4,74 @@
 //! records total and stable), publishes it to the live hub at once, and hands
 //! it on to the indexer thread. Live clients therefore see a record as soon
 //! as it is parsed, never held up by an index commit (a commit blocks the
-//! indexer thread while tantivy flushes segments). The channel to the indexer
-//! is bounded: a slow disk slows the readers down, it never grows memory.
+//! indexer thread while tantivy flushes segments, up to a second or more on a
+//! busy host). The queue to the indexer is bounded in records, not batches,
+//! and holds several seconds of a busy host's lines, so that commits do not
+//! stall the Docker readers either; a disk slower than that for longer slows
+//! the readers down (Docker keeps the lines), it never grows memory.
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::live::{LiveHub, LiveRecord};
 use crate::record::Record;
 
 /// Records taken from the readers per wake-up.
 pub const BATCH: usize = 2048;
-/// Batches in flight between the sequencer and the indexer (at most
-/// `BATCH` records each).
-pub const INDEXER_QUEUE: usize = 16;
+/// Records queued between the sequencer and the indexer.
+pub const INDEXER_QUEUE: usize = 65_536;
+
+type Batch = Vec<Arc<LiveRecord>>;
+
+/// The queue from the sequencer to the indexer, bounded in records.
+pub fn index_queue(records: usize) -> (QueueSender, QueueReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let budget = Arc::new(Semaphore::new(records.max(BATCH)));
+    (
+        QueueSender {
+            tx,
+            budget: Arc::clone(&budget),
+        },
+        QueueReceiver { rx, budget },
+    )
+}
+
+/// The sequencer's end of the index queue.
+#[derive(Debug)]
+pub struct QueueSender {
+    tx: mpsc::UnboundedSender<Batch>,
+    budget: Arc<Semaphore>,
+}
+
+impl QueueSender {
+    /// Waits for room for the batch, then queues it; `Err` if the indexer is gone.
+    pub async fn send(&self, batch: Batch) -> Result<(), Batch> {
+        let n = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+        match self.budget.acquire_many(n).await {
+            Ok(permits) => permits.forget(),
+            Err(_closed) => return Err(batch),
+        }
+        self.tx.send(batch).map_err(|e| e.0)
+    }
+}
+
+/// The indexer's end of the index queue.
+#[derive(Debug)]
+pub struct QueueReceiver {
+    rx: mpsc::UnboundedReceiver<Batch>,
+    budget: Arc<Semaphore>,
+}
+
+impl QueueReceiver {
+    /// The next batch (its room is given back at once); `None` when the
+    /// sequencer has stopped and the queue is empty.
+    pub async fn recv(&mut self) -> Option<Batch> {
+        let batch = self.rx.recv().await?;
+        self.budget.add_permits(batch.len());
+        Some(batch)
+    }
+}
 
 /// Numbers records and fans them out to the live hub and the indexer.
 #[derive(Debug)]
@@ -30,11 +83,7 @@ pub struct Sequencer {
 
 impl Sequencer {
     /// Runs until every reader's sender is dropped (or the indexer is gone).
-    pub async fn run(
-        mut self,
-        mut records: mpsc::Receiver<Record>,
-        indexer: mpsc::Sender<Vec<Arc<LiveRecord>>>,
-    ) {
+    pub async fn run(mut self, mut records: mpsc::Receiver<Record>, indexer: QueueSender) {
         let mut batch = Vec::with_capacity(BATCH);
         while records.recv_many(&mut batch, BATCH).await > 0 {
             let numbered: Vec<Arc<LiveRecord>> = batch
@@ -63,7 +112,7 @@ mod tests {
         let hub = Arc::new(LiveHub::new(64, 0));
         let mut live = hub.subscribe();
         let (readers, from_readers) = mpsc::channel(16);
-        let (to_indexer, mut indexer) = mpsc::channel(4);
+        let (to_indexer, mut indexer) = index_queue(4);
         let task = tokio::spawn(
             Sequencer {
                 hub: Arc::clone(&hub),
@@ -86,5 +135,30 @@ mod tests {
             .collect();
         assert_eq!(published, [10, 11, 12]);
         assert_eq!(hub.pending_len(), 3, "published, not yet committed");
+    }
+}
+
+#[cfg(test)]
+mod queue_tests {
+    use super::*;
+    use crate::index::testing::record;
+
+    #[tokio::test]
+    async fn queue_blocks_the_sender_at_its_record_budget() {
+        let (tx, mut rx) = index_queue(BATCH);
+        let batch = |n: usize| {
+            (0..n)
+                .map(|i| LiveRecord::new(record(i as u64, 0, "w", "x")))
+                .collect::<Batch>()
+        };
+        tx.send(batch(BATCH)).await.unwrap();
+        let blocked =
+            tokio::time::timeout(std::time::Duration::from_millis(100), tx.send(batch(1))).await;
+        assert!(blocked.is_err(), "no room for one more record");
+        assert_eq!(rx.recv().await.map(|b| b.len()), Some(BATCH));
+        tx.send(batch(1)).await.unwrap();
+        drop(tx);
+        assert_eq!(rx.recv().await.map(|b| b.len()), Some(1));
+        assert!(rx.recv().await.is_none());
     }
 }

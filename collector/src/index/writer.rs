@@ -18,13 +18,13 @@ use std::time::Duration;
 
 use tantivy::{IndexWriter, TantivyDocument};
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::checkpoint::CommitPayload;
 use super::{IndexError, Ledger, LogIndex};
 use crate::live::{LiveHub, LiveRecord};
 use crate::metrics::Metrics;
+use crate::sequence::QueueReceiver;
 use crate::timefmt::now_ns;
 
 /// Memory for tantivy's indexing buffer.
@@ -46,7 +46,7 @@ impl Indexer {
     /// `records` is dropped.
     pub fn spawn(
         self,
-        batches: mpsc::Receiver<Vec<Arc<LiveRecord>>>,
+        batches: QueueReceiver,
         runtime: Handle,
     ) -> Result<JoinHandle<()>, IndexError> {
         // Two indexing threads: enough to keep up with Docker on a small host
@@ -65,12 +65,7 @@ impl Indexer {
         Ok(handle)
     }
 
-    fn run(
-        mut self,
-        mut writer: IndexWriter,
-        mut batches: mpsc::Receiver<Vec<Arc<LiveRecord>>>,
-        runtime: Handle,
-    ) {
+    fn run(mut self, mut writer: IndexWriter, mut batches: QueueReceiver, runtime: Handle) {
         let mut dirty = false;
         let mut last_commit = Instant::now();
         loop {
