@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use clap::Parser as _;
 use clap::error::ErrorKind;
 use tokio::sync::mpsc;
@@ -141,6 +142,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
     println!("listening on http://{local}");
     let _ = std::io::stdout().flush();
 
+    // No Nagle: a live frame must leave at once, not wait for an ACK (with
+    // delayed ACKs that cost ~40 ms per burst of small frames).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
