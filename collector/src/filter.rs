@@ -209,14 +209,12 @@ fn target(field: Option<&str>) -> Result<Target, SearchError> {
         name::SEQ => Target::Seq,
         name::TRUNCATED => Target::Truncated,
         name::FIELDS => Target::Json(Vec::new()),
-        _ => match field.strip_prefix("fields.") {
-            Some(path) => Target::Json(path.split('.').map(str::to_owned).collect()),
-            None => {
-                return Err(SearchError::BadQuery(format!(
-                    "field {field:?} does not exist"
-                )));
-            }
-        },
+        // tantivy looks a name that is no field up as a path inside the
+        // default JSON field: `user_id:42` means `fields.user_id:42`.
+        _ => {
+            let path = field.strip_prefix("fields.").unwrap_or(field);
+            Target::Json(path.split('.').map(str::to_owned).collect())
+        }
     })
 }
 
@@ -515,6 +513,10 @@ mod tests {
             "project:*",
             "level:*",
             "ts:*",
+            "no_such_field:x",
+            "fields.nope:x",
+            "user_id:42",
+            "http.status:401",
             "message:peer",
             "stream:stdout",
             "sda1",

@@ -104,6 +104,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     .spawn(batch_receiver, tokio::runtime::Handle::current())?;
     let sequencer = Sequencer {
         hub: Arc::clone(&hub),
+        metrics: Arc::clone(&metrics),
         next_seq: first_seq,
     };
     let sequencer = tokio::spawn(sequencer.run(receiver, batches));

@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// Lines read from Docker and published live (the sequencer).
     pub lines_ingested: AtomicU64,
+    /// Lines added to the index (the indexer; searchable after the next commit).
+    pub lines_indexed: AtomicU64,
     pub bytes_ingested: AtomicU64,
     pub truncated_lines: AtomicU64,
     pub commits: AtomicU64,

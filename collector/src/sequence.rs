@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::live::{LiveHub, LiveRecord};
+use crate::metrics::Metrics;
 use crate::record::Record;
 
 /// Records taken from the readers per wake-up.
@@ -77,6 +78,7 @@ impl QueueReceiver {
 #[derive(Debug)]
 pub struct Sequencer {
     pub hub: Arc<LiveHub>,
+    pub metrics: Arc<Metrics>,
     /// The seq the next record gets.
     pub next_seq: u64,
 }
@@ -95,6 +97,11 @@ impl Sequencer {
                 })
                 .collect();
             self.hub.publish(&numbered);
+            let bytes: usize = numbered.iter().map(|r| r.message.len()).sum();
+            let truncated = numbered.iter().filter(|r| r.truncated).count();
+            Metrics::add(&self.metrics.lines_ingested, numbered.len() as u64);
+            Metrics::add(&self.metrics.bytes_ingested, bytes as u64);
+            Metrics::add(&self.metrics.truncated_lines, truncated as u64);
             if indexer.send(numbered).await.is_err() {
                 return;
             }
@@ -116,6 +123,7 @@ mod tests {
         let task = tokio::spawn(
             Sequencer {
                 hub: Arc::clone(&hub),
+                metrics: Arc::default(),
                 next_seq: 10,
             }
             .run(from_readers, to_indexer),

@@ -55,8 +55,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         (
             "wakeline_lines_ingested_total",
             "counter",
-            "Log lines ingested.",
+            "Log lines read from Docker (published live).",
             Metrics::get(&m.lines_ingested),
+        ),
+        (
+            "wakeline_lines_indexed_total",
+            "counter",
+            "Log lines added to the index (searchable after the next commit).",
+            Metrics::get(&m.lines_indexed),
         ),
         (
             "wakeline_bytes_ingested_total",

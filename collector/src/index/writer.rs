@@ -97,15 +97,11 @@ impl Indexer {
 
     fn add_batch(&mut self, writer: &IndexWriter, batch: &[Arc<LiveRecord>]) {
         let now = now_ns();
-        let mut bytes = 0u64;
-        let mut truncated = 0u64;
         self.ledger.update(|containers| {
             for record in batch {
                 let state = containers.entry(record.container.id.clone()).or_default();
                 state.take(record.ts_ns, &record.container);
                 state.lag_ns = now.saturating_sub(record.ts_ns);
-                bytes += record.message.len() as u64;
-                truncated += u64::from(record.truncated);
             }
         });
         for record in batch {
@@ -118,9 +114,7 @@ impl Indexer {
         if let Some(last) = batch.last() {
             self.next_seq = last.seq + 1;
         }
-        Metrics::add(&self.metrics.lines_ingested, batch.len() as u64);
-        Metrics::add(&self.metrics.bytes_ingested, bytes);
-        Metrics::add(&self.metrics.truncated_lines, truncated);
+        Metrics::add(&self.metrics.lines_indexed, batch.len() as u64);
     }
 
     /// Commits with the checkpoints; true when it worked.
