@@ -6,6 +6,14 @@
 //! carried exactly that timestamp. Docker's `since` filter is inclusive, but
 //! the typed client only sends whole seconds: a resume asks from the whole
 //! second and [`Replay`] skips what the checkpoint says is already indexed.
+//!
+//! Two accepted limits, both needing a crash at an unlucky instant: a line
+//! on one stream stamped *earlier* than a line of the other stream that was
+//! read before it (Docker stamps each stream in its own goroutine) and not
+//! yet committed is skipped on resume; and a line over 16 KiB whose first
+//! fragment falls before the resume second while the other stream advanced
+//! the checkpoint comes back without its head. Keeping one checkpoint per
+//! stream would remove the first; neither was seen in the kill -9 tests.
 
 use std::collections::BTreeMap;
 
