@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite;
 use tungstenite::client::IntoClientRequest;
 use wakeline_e2e::records::data_dir;
-use wakeline_e2e::{Collector, ContainerSpec, DEADLINE, Live, query};
+use wakeline_e2e::{Collector, ContainerSpec, DEADLINE, Live, poll, query};
 
 /// Opens a WebSocket handshake with extra headers; the HTTP status on refusal.
 fn handshake(port: u16, path_query: &str, headers: &[(&str, &str)]) -> Result<(), u16> {
@@ -81,7 +81,24 @@ fn stalled_client_gets_a_gap_and_ingest_goes_on() {
     let _container = spec.run();
 
     let filter = [("container", name.as_str())];
-    let indexed = collector.wait_total_within(&filter, LINES, Duration::from_secs(600));
+    let indexed = poll(Duration::from_secs(600), || {
+        (collector.total(&filter) >= LINES).then(|| collector.total(&filter))
+    })
+    .unwrap_or_else(|| {
+        // Say where the pipeline stood: reads, indexing, the container.
+        let metrics = collector.request("/metrics", None).body;
+        let pipeline: Vec<&str> = metrics
+            .lines()
+            .filter(|l| l.starts_with("wakeline_"))
+            .collect();
+        let state = wakeline_e2e::docker(&["inspect", "-f", "{{.State.Status}}", &name]);
+        panic!(
+            "only {} of {LINES} lines indexed; container {state}\n{}\n{}",
+            collector.total(&filter),
+            pipeline.join("\n"),
+            collector.diagnostics()
+        )
+    });
     assert_eq!(
         indexed, LINES,
         "every line is indexed while a live client is stalled"
