@@ -94,6 +94,8 @@
 //! `tracing_subscriber` subscriber is).
 
 #[cfg(feature = "reqwest")]
+#[cfg(test)]
+mod capture;
 mod client;
 mod context;
 #[cfg(feature = "axum")]

@@ -1,9 +1,6 @@
 //! Tests of the layer through a real axum `Router` (driven with `oneshot`),
 //! with the JSON log layer capturing what the request wrote.
 
-use std::io;
-use std::sync::{Arc, Mutex};
-
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -12,49 +9,14 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
 use super::*;
+use crate::capture::Capture;
 use crate::log::JsonLayer;
 
 const PARENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN: &str = "00f067aa0ba902b7";
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("capture lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn raw(&self) -> String {
-        String::from_utf8(self.0.lock().expect("capture lock").clone()).expect("utf-8 output")
-    }
-
-    fn lines(&self) -> Vec<Value> {
-        self.raw()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .collect()
-    }
-}
 
 /// What one request produced: status, response header, what the handler
 /// saw (request ID, the header it read, the context), and the log lines.

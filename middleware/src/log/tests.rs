@@ -1,56 +1,11 @@
 //! Tests of the JSON line format: every line parses, has the fixed keys, and
 //! carries the IDs of the enclosing request span.
 
-use std::io;
-use std::sync::{Arc, Mutex};
-
-use serde_json::Value;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
 use super::*;
+use crate::capture::Capture;
 use crate::id::RequestId;
-
-/// Collects written bytes so the test can parse them.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("capture lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().expect("capture lock").clone();
-        let text = String::from_utf8(bytes).expect("utf-8 output");
-        assert!(
-            text.ends_with('\n'),
-            "every line ends with a newline: {text:?}"
-        );
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .collect()
-    }
-
-    fn raw(&self) -> String {
-        String::from_utf8(self.0.lock().expect("capture lock").clone()).expect("utf-8 output")
-    }
-}
 
 fn capture<T>(f: impl FnOnce() -> T) -> (Capture, T) {
     let out = Capture::default();
