@@ -40,7 +40,7 @@ impl Capture {
     pub(crate) fn lines(&self) -> Vec<Value> {
         let text = self.raw();
         assert!(
-            text.is_empty() || text.ends_with('\n'),
+            text.ends_with('\n'),
             "every line ends with a newline: {text:?}"
         );
         text.lines()
