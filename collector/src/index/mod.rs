@@ -19,8 +19,8 @@ use serde_json::{Map, Value};
 use tantivy::collector::Count;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::AllQuery;
+use tantivy::schema::OwnedValue;
 use tantivy::schema::document::Value as _;
-use tantivy::schema::{OwnedValue, Schema};
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument};
 
 use crate::record::{ContainerMeta, Level, Record, Stream};
@@ -39,6 +39,8 @@ pub enum IndexError {
     },
     #[error("the index in {dir} has a bad commit payload: {detail}")]
     Payload { dir: String, detail: String },
+    #[error("cannot start the indexer thread: {0}")]
+    Thread(std::io::Error),
     #[error("index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
 }
@@ -49,7 +51,6 @@ pub struct LogIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    schema: Schema,
 }
 
 impl std::fmt::Debug for LogIndex {
@@ -72,12 +73,11 @@ impl LogIndex {
             source: std::io::Error::other(e.to_string()),
         })?;
         let (schema, fields) = build_schema();
-        let index = Index::open_or_create(directory, schema.clone()).map_err(|source| {
-            IndexError::Open {
+        let index =
+            Index::open_or_create(directory, schema).map_err(|source| IndexError::Open {
                 dir: shown.clone(),
                 source,
-            }
-        })?;
+            })?;
         let payload = match index.load_metas()?.payload {
             Some(text) => {
                 CommitPayload::from_json(&text).map_err(|detail| IndexError::Payload {
@@ -99,7 +99,6 @@ impl LogIndex {
                 index,
                 reader,
                 fields,
-                schema,
             },
             payload,
         ))
@@ -107,10 +106,6 @@ impl LogIndex {
 
     pub fn fields(&self) -> &Fields {
         &self.fields
-    }
-
-    pub fn schema(&self) -> &Schema {
-        &self.schema
     }
 
     pub fn tantivy(&self) -> &Index {

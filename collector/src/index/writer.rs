@@ -58,10 +58,7 @@ impl Indexer {
         let handle = std::thread::Builder::new()
             .name("wakeline-indexer".into())
             .spawn(move || self.run(writer, batches, runtime))
-            .map_err(|e| IndexError::DataDir {
-                dir: "(indexer thread)".into(),
-                source: e,
-            })?;
+            .map_err(IndexError::Thread)?;
         Ok(handle)
     }
 
