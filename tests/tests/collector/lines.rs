@@ -3,6 +3,23 @@
 
 use super::*;
 
+/// The record of the `size:…:N` line (its message starts with `S<N>:`).
+fn sized_record(hits: &[Value], n: usize) -> &Value {
+    let prefix = format!("S{n}:");
+    hits.iter()
+        .find(|h| {
+            h["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(&prefix))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no record of the {n}-byte line: {:?}",
+                hits.iter().map(short).collect::<Vec<_>>()
+            )
+        })
+}
+
 #[test]
 fn lines_of_16383_16384_16385_bytes_are_one_record_each() {
     let dir = data_dir();
@@ -21,19 +38,7 @@ fn lines_of_16383_16384_16385_bytes_are_one_record_each() {
     let hits = wait_records(&collector, &container, 5);
     for n in [16383, 16384, 16385, 40000] {
         let expected = sized_line(n);
-        let record = hits
-            .iter()
-            .find(|h| {
-                h["message"]
-                    .as_str()
-                    .is_some_and(|m| m.starts_with(&format!("S{n}:")))
-            })
-            .unwrap_or_else(|| {
-                panic!(
-                    "no record of the {n}-byte line: {:?}",
-                    hits.iter().map(short).collect::<Vec<_>>()
-                )
-            });
+        let record = sized_record(&hits, n);
         let message = record["message"].as_str().unwrap();
         assert_eq!(message.len(), n, "the {n}-byte line: {}", short(record));
         assert!(
@@ -59,14 +64,7 @@ fn line_over_1mib_is_cut_to_1mib_and_flagged() {
     collector.wait_total_within(&filter, 3, Duration::from_secs(90));
     let hits = wait_records(&collector, &container, 3);
 
-    let exact = hits
-        .iter()
-        .find(|h| {
-            h["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("S1048576:"))
-        })
-        .unwrap_or_else(|| panic!("no record of the 1 MiB line"));
+    let exact = sized_record(&hits, MIB);
     assert_eq!(
         exact["message"].as_str().unwrap().len(),
         MIB,
@@ -80,14 +78,7 @@ fn line_over_1mib_is_cut_to_1mib_and_flagged() {
     );
     assert_not_truncated(exact);
 
-    let cut = hits
-        .iter()
-        .find(|h| {
-            h["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("S1048577:"))
-        })
-        .unwrap_or_else(|| panic!("no record of the 1 MiB + 1 line"));
+    let cut = sized_record(&hits, MIB + 1);
     let message = cut["message"].as_str().unwrap();
     assert_eq!(
         message.len(),
@@ -122,14 +113,7 @@ fn max_line_bytes_flag_sets_the_cut() {
     .run();
     let hits = wait_records(&collector, &container, 4);
     for (n, cut) in [(1024, false), (1025, true), (20000, true)] {
-        let record = hits
-            .iter()
-            .find(|h| {
-                h["message"]
-                    .as_str()
-                    .is_some_and(|m| m.starts_with(&format!("S{n}:")))
-            })
-            .unwrap_or_else(|| panic!("no record of the {n}-byte line: {:?}", messages(&hits)));
+        let record = sized_record(&hits, n);
         assert_eq!(
             record["message"],
             sized_line(n)[..1024],
