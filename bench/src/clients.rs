@@ -1,7 +1,7 @@
 //! The live benchmark's WebSocket clients: readers that time every record, and
 //! stalled clients that connect and then do not read.
 //!
-//! Readers use the harness's `Live` client, one thread each, and compute per
+//! Readers run one thread each, parse only `type`, `ts`, `seq` and `dropped`, and compute per
 //! record `arrival wall time − record ts`: `ts` is Docker's own timestamp for the
 //! line, taken on this host's clock, so the difference is the whole path from
 //! the container's write through dockerd, the collector and the WebSocket.
@@ -21,11 +21,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::Value;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use wakeline_e2e::{Live, parse_ts};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use wakeline_e2e::parse_ts;
 
 /// Longest a client keeps reading, whatever happens.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(300);
@@ -67,6 +69,24 @@ fn now_ns() -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
+/// The parts of a live message a reader looks at; the rest is skipped
+/// without being built (a full `serde_json::Value` per record made the
+/// readers the largest CPU user of the benchmark, competing with the very
+/// collector they measure).
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<&'a str>,
+    #[serde(borrow)]
+    ts: Option<&'a str>,
+    seq: Option<u64>,
+    dropped: Option<u64>,
+}
+
+/// Read buffer of a reader's WebSocket: tungstenite zeroes it before every
+/// read, and its 128 KiB default costs more than the frames it holds.
+const READER_BUFFER: usize = 16 * 1024;
+
 /// A reader on `/api/live?<query>`: sends on `ready` once connected, then reads
 /// until it has `expected` records, or `done` is set and the feed has gone quiet.
 pub fn spawn_reader(
@@ -78,51 +98,78 @@ pub fn spawn_reader(
 ) -> JoinHandle<ReaderReport> {
     std::thread::spawn(move || {
         let mut report = ReaderReport::default();
-        let connected = Live::connect(port, &query, None);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("build a tokio runtime for a reader");
+        let url = format!("ws://127.0.0.1:{port}/api/live?{query}");
+        let config = WebSocketConfig::default().read_buffer_size(READER_BUFFER);
+        let handshake =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
+        let connected = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), handshake)
+                .await
+                .map_err(|_| format!("WebSocket handshake with {url} timed out"))?
+                .map_err(|e| format!("WebSocket handshake with {url} failed: {e}"))
+        });
         let _ = ready.send(());
-        let mut live = match connected {
-            Ok(live) => live,
+        let mut socket = match connected {
+            Ok((socket, _response)) => socket,
             Err(e) => {
                 report.error = Some(e);
                 return report;
             }
         };
         report.latencies_ns.reserve(expected as usize);
-        let started = Instant::now();
-        let mut last_message = Instant::now();
-        let mut last_seq: Option<u64> = None;
-        while started.elapsed() < CLIENT_DEADLINE && (report.latencies_ns.len() as u64) < expected {
-            let asked = Instant::now();
-            let Some(message) = live.next(NEXT_WITHIN) else {
-                if asked.elapsed() < NEXT_WITHIN / 2 {
-                    report.error = Some("the server closed the live feed".into());
-                    break;
-                }
-                if done.load(Ordering::Relaxed) && last_message.elapsed() > QUIET {
-                    break;
-                }
-                continue;
-            };
-            let arrived = now_ns();
-            last_message = Instant::now();
-            if message["type"] == "gap" {
-                report.gaps += 1;
-                report.dropped += message["dropped"].as_u64().unwrap_or(0);
-                continue;
-            }
-            let Some(ts) = message["ts"].as_str().and_then(parse_ts) else {
-                report.malformed += 1;
-                continue;
-            };
-            report.latencies_ns.push((arrived - ts) as i64);
-            let seq = message["seq"].as_u64();
-            if let (Some(seq), Some(last)) = (seq, last_seq)
-                && seq <= last
+        runtime.block_on(async {
+            let started = Instant::now();
+            let mut last_message = Instant::now();
+            let mut last_seq: Option<u64> = None;
+            while started.elapsed() < CLIENT_DEADLINE
+                && (report.latencies_ns.len() as u64) < expected
             {
-                report.out_of_order += 1;
+                let text = match tokio::time::timeout(NEXT_WITHIN, socket.next()).await {
+                    Err(_) => {
+                        if done.load(Ordering::Relaxed) && last_message.elapsed() > QUIET {
+                            break;
+                        }
+                        continue;
+                    }
+                    Ok(None) | Ok(Some(Ok(Message::Close(_)))) => {
+                        report.error = Some("the server closed the live feed".into());
+                        break;
+                    }
+                    Ok(Some(Err(e))) => {
+                        report.error = Some(format!("read failed: {e}"));
+                        break;
+                    }
+                    Ok(Some(Ok(Message::Text(text)))) => text,
+                    Ok(Some(Ok(_))) => continue,
+                };
+                let arrived = now_ns();
+                last_message = Instant::now();
+                let Ok(frame) = serde_json::from_str::<Frame>(text.as_str()) else {
+                    report.malformed += 1;
+                    continue;
+                };
+                if frame.kind == Some("gap") {
+                    report.gaps += 1;
+                    report.dropped += frame.dropped.unwrap_or(0);
+                    continue;
+                }
+                let Some(ts) = frame.ts.and_then(parse_ts) else {
+                    report.malformed += 1;
+                    continue;
+                };
+                report.latencies_ns.push((arrived - ts) as i64);
+                if let (Some(seq), Some(last)) = (frame.seq, last_seq)
+                    && seq <= last
+                {
+                    report.out_of_order += 1;
+                }
+                last_seq = frame.seq.or(last_seq);
             }
-            last_seq = seq.or(last_seq);
-        }
+        });
         report
     })
 }

@@ -41,6 +41,12 @@ use crate::live::{LiveRecord, Subscription};
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// Records written before a flush.
 const FLUSH_EVERY: usize = 256;
+/// Read buffer per client. Clients send nothing but pongs and a close, and
+/// tungstenite zeroes the whole buffer before every read attempt: its default
+/// of 128 KiB made `memset` the largest cost of a busy live feed.
+const READ_BUFFER: usize = 4096;
+/// Largest message a client may send (pongs and closes are tiny).
+const MAX_INCOMING: usize = 64 * 1024;
 
 pub async fn live(
     State(state): State<AppState>,
@@ -51,7 +57,11 @@ pub async fn live(
     check_origin(&headers, &state)?;
     let (params, tail) = live_params(raw.as_deref())?;
     let filter = RecordFilter::new(&state.index, params.clone())?;
-    let upgrade = upgrade.map_err(|e| ApiError::bad("websocket required", e.body_text()))?;
+    let upgrade = upgrade
+        .map_err(|e| ApiError::bad("websocket required", e.body_text()))?
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(MAX_INCOMING)
+        .max_frame_size(MAX_INCOMING);
     Ok(upgrade.on_upgrade(move |socket| serve(socket, state, params, filter, tail)))
 }
 

@@ -8,6 +8,9 @@
 //! - `size:STREAM:N`: one line of exactly N bytes (`S<N>:` then `0123456789`…), then `\n`
 //! - `count:STREAM:PREFIX:FROM:TO:MICROS`: lines `PREFIX<i>` for i in FROM..=TO
 //!   (TO = 0: forever), sleeping MICROS between lines
+//! - `rate:STREAM:PREFIX:FROM:TO:PER_SEC`: the same lines at a steady PER_SEC, each
+//!   due at `start + n / PER_SEC` (a late line is written at once, so oversleeping
+//!   does not lower the rate, as it does with `count`'s pauses)
 //! - `stamp:STREAM:PREFIX`: one line `PREFIX<ns since epoch>` (tells runs apart)
 //! - `hex:STREAM:BYTES`: raw bytes given as hex pairs (`ff fe 0a`), for invalid
 //!   UTF-8 and lines without a newline
@@ -19,7 +22,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::thread::sleep;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn main() -> ExitCode {
     for step in std::env::args().skip(1) {
@@ -61,21 +64,32 @@ fn run(step: &str) -> Result<(), String> {
             write(stream, &sized_line(number("N", n)?))
         }
         "count" => {
-            let (stream, spec) = rest.split_once(':').ok_or("expected count:STREAM:…")?;
-            // The prefix may itself contain ':', so take the numbers from the right.
-            let mut parts = spec.rsplitn(4, ':');
-            let micros: u64 = number("MICROS", parts.next().unwrap_or(""))?;
-            let to: u64 = number("TO", parts.next().unwrap_or(""))?;
-            let from: u64 = number("FROM", parts.next().unwrap_or(""))?;
-            let prefix = parts
-                .next()
-                .ok_or("expected count:STREAM:PREFIX:FROM:TO:MICROS")?;
+            let (stream, prefix, from, to, micros) = numbered(rest, "MICROS")?;
             let mut i = from;
             while to == 0 || i <= to {
                 write(stream, format!("{prefix}{i}\n").as_bytes())?;
                 if micros > 0 {
                     sleep(Duration::from_micros(micros));
                 }
+                i += 1;
+            }
+            Ok(())
+        }
+        "rate" => {
+            let (stream, prefix, from, to, per_sec) = numbered(rest, "PER_SEC")?;
+            if per_sec == 0 {
+                return Err("PER_SEC must be at least 1".into());
+            }
+            let start = Instant::now();
+            let mut i = from;
+            while to == 0 || i <= to {
+                let offset_ns = u128::from(i - from) * 1_000_000_000 / u128::from(per_sec);
+                let due =
+                    start + Duration::from_nanos(u64::try_from(offset_ns).unwrap_or(u64::MAX));
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    sleep(wait);
+                }
+                write(stream, format!("{prefix}{i}\n").as_bytes())?;
                 i += 1;
             }
             Ok(())
@@ -107,9 +121,22 @@ fn run(step: &str) -> Result<(), String> {
             sleep(Duration::from_secs(3600));
         },
         other => Err(format!(
-            "expected out, err, size, count, stamp, hex, sleep or stay, found {other:?}"
+            "expected out, err, size, count, rate, stamp, hex, sleep or stay, found {other:?}"
         )),
     }
+}
+
+/// `STREAM:PREFIX:FROM:TO:LAST` of the `count` and `rate` steps. The prefix may
+/// itself contain ':', so the numbers are taken from the right.
+fn numbered<'a>(spec: &'a str, last: &str) -> Result<(&'a str, &'a str, u64, u64, u64), String> {
+    let usage = || format!("expected STREAM:PREFIX:FROM:TO:{last}");
+    let (stream, spec) = spec.split_once(':').ok_or_else(usage)?;
+    let mut parts = spec.rsplitn(4, ':');
+    let value: u64 = number(last, parts.next().unwrap_or(""))?;
+    let to: u64 = number("TO", parts.next().unwrap_or(""))?;
+    let from: u64 = number("FROM", parts.next().unwrap_or(""))?;
+    let prefix = parts.next().ok_or_else(usage)?;
+    Ok((stream, prefix, from, to, value))
 }
 
 /// A line of exactly `n` bytes plus `\n`: a marker saying its own length, then a
