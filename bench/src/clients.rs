@@ -1,7 +1,7 @@
 //! The live benchmark's WebSocket clients: readers that time every record, and
 //! stalled clients that connect and then do not read.
 //!
-//! Readers run one thread each, parse only `type`, `ts`, `seq` and `dropped`, and compute per
+//! Readers run a thread each, parse only `type`, `ts`, `seq` and `dropped`, and compute per
 //! record `arrival wall time − record ts`: `ts` is Docker's own timestamp for the
 //! line, taken on this host's clock, so the difference is the whole path from
 //! the container's write through dockerd, the collector and the WebSocket.
@@ -87,91 +87,103 @@ struct Frame<'a> {
 /// read, and its 128 KiB default costs more than the frames it holds.
 const READER_BUFFER: usize = 16 * 1024;
 
-/// A reader on `/api/live?<query>`: sends on `ready` once connected, then reads
-/// until it has `expected` records, or `done` is set and the feed has gone quiet.
-pub fn spawn_reader(
+/// `count` readers on `/api/live?<query>`, a thread each (on one shared
+/// thread they fell behind: on a saturated host the scheduler gives every
+/// thread its share, so one thread got a fifteenth of what fifteen got). Each
+/// sends on `ready` once connected, then reads until it has `expected`
+/// records, or `done` is set and the feed has gone quiet.
+pub fn spawn_readers(
+    count: usize,
     port: u16,
     query: String,
     expected: u64,
     done: Arc<AtomicBool>,
     ready: mpsc::Sender<()>,
-) -> JoinHandle<ReaderReport> {
-    std::thread::spawn(move || {
-        let mut report = ReaderReport::default();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("build a tokio runtime for a reader");
-        let url = format!("ws://127.0.0.1:{port}/api/live?{query}");
-        let config = WebSocketConfig::default().read_buffer_size(READER_BUFFER);
-        let handshake =
-            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
-        let connected = runtime.block_on(async {
-            tokio::time::timeout(Duration::from_secs(30), handshake)
-                .await
-                .map_err(|_| format!("WebSocket handshake with {url} timed out"))?
-                .map_err(|e| format!("WebSocket handshake with {url} failed: {e}"))
-        });
-        let _ = ready.send(());
-        let mut socket = match connected {
-            Ok((socket, _response)) => socket,
-            Err(e) => {
-                report.error = Some(e);
-                return report;
+) -> Vec<JoinHandle<ReaderReport>> {
+    (0..count)
+        .map(|_| {
+            let url = format!("ws://127.0.0.1:{port}/api/live?{query}");
+            let (done, ready) = (done.clone(), ready.clone());
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("build a tokio runtime for a reader")
+                    .block_on(read(url, expected, done, ready))
+            })
+        })
+        .collect()
+}
+
+/// One reader: connects, then times every record until it has `expected`.
+async fn read(
+    url: String,
+    expected: u64,
+    done: Arc<AtomicBool>,
+    ready: mpsc::Sender<()>,
+) -> ReaderReport {
+    let mut report = ReaderReport::default();
+    let config = WebSocketConfig::default().read_buffer_size(READER_BUFFER);
+    let handshake = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
+    let connected = tokio::time::timeout(Duration::from_secs(30), handshake)
+        .await
+        .map_err(|_| format!("WebSocket handshake with {url} timed out"))
+        .and_then(|r| r.map_err(|e| format!("WebSocket handshake with {url} failed: {e}")));
+    let _ = ready.send(());
+    let mut socket = match connected {
+        Ok((socket, _response)) => socket,
+        Err(e) => {
+            report.error = Some(e);
+            return report;
+        }
+    };
+    report.latencies_ns.reserve(expected as usize);
+    let started = Instant::now();
+    let mut last_message = Instant::now();
+    let mut last_seq: Option<u64> = None;
+    while started.elapsed() < CLIENT_DEADLINE && (report.latencies_ns.len() as u64) < expected {
+        let text = match tokio::time::timeout(NEXT_WITHIN, socket.next()).await {
+            Err(_) => {
+                if done.load(Ordering::Relaxed) && last_message.elapsed() > QUIET {
+                    break;
+                }
+                continue;
             }
+            Ok(None) | Ok(Some(Ok(Message::Close(_)))) => {
+                report.error = Some("the server closed the live feed".into());
+                break;
+            }
+            Ok(Some(Err(e))) => {
+                report.error = Some(format!("read failed: {e}"));
+                break;
+            }
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(_))) => continue,
         };
-        report.latencies_ns.reserve(expected as usize);
-        runtime.block_on(async {
-            let started = Instant::now();
-            let mut last_message = Instant::now();
-            let mut last_seq: Option<u64> = None;
-            while started.elapsed() < CLIENT_DEADLINE
-                && (report.latencies_ns.len() as u64) < expected
-            {
-                let text = match tokio::time::timeout(NEXT_WITHIN, socket.next()).await {
-                    Err(_) => {
-                        if done.load(Ordering::Relaxed) && last_message.elapsed() > QUIET {
-                            break;
-                        }
-                        continue;
-                    }
-                    Ok(None) | Ok(Some(Ok(Message::Close(_)))) => {
-                        report.error = Some("the server closed the live feed".into());
-                        break;
-                    }
-                    Ok(Some(Err(e))) => {
-                        report.error = Some(format!("read failed: {e}"));
-                        break;
-                    }
-                    Ok(Some(Ok(Message::Text(text)))) => text,
-                    Ok(Some(Ok(_))) => continue,
-                };
-                let arrived = now_ns();
-                last_message = Instant::now();
-                let Ok(frame) = serde_json::from_str::<Frame>(text.as_str()) else {
-                    report.malformed += 1;
-                    continue;
-                };
-                if frame.kind == Some("gap") {
-                    report.gaps += 1;
-                    report.dropped += frame.dropped.unwrap_or(0);
-                    continue;
-                }
-                let Some(ts) = frame.ts.and_then(parse_ts) else {
-                    report.malformed += 1;
-                    continue;
-                };
-                report.latencies_ns.push((arrived - ts) as i64);
-                if let (Some(seq), Some(last)) = (frame.seq, last_seq)
-                    && seq <= last
-                {
-                    report.out_of_order += 1;
-                }
-                last_seq = frame.seq.or(last_seq);
-            }
-        });
-        report
-    })
+        let arrived = now_ns();
+        last_message = Instant::now();
+        let Ok(frame) = serde_json::from_str::<Frame>(text.as_str()) else {
+            report.malformed += 1;
+            continue;
+        };
+        if frame.kind == Some("gap") {
+            report.gaps += 1;
+            report.dropped += frame.dropped.unwrap_or(0);
+            continue;
+        }
+        let Some(ts) = frame.ts.and_then(parse_ts) else {
+            report.malformed += 1;
+            continue;
+        };
+        report.latencies_ns.push((arrived - ts) as i64);
+        if let (Some(seq), Some(last)) = (frame.seq, last_seq)
+            && seq <= last
+        {
+            report.out_of_order += 1;
+        }
+        last_seq = frame.seq.or(last_seq);
+    }
+    report
 }
 
 /// Connects with a small receive buffer, so that not reading soon blocks the sender.

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use wakeline_e2e::{Collector, ContainerSpec, poll};
 
-use crate::clients::{ReaderReport, StalledReport, spawn_reader, spawn_stalled};
+use crate::clients::{ReaderReport, StalledReport, spawn_readers, spawn_stalled};
 use crate::common::{
-    CpuSample, all_exited, count, fresh_data_dir, memory_kib, percentile, print_stderr_summary,
-    print_table, run_containers, run_tag, secs_since, start_collector, thousands,
+    CpuSample, count, fresh_data_dir, memory_kib, percentile, print_stderr_summary, print_table,
+    run_containers, run_tag, secs_since, start_collector, thousands, watch_exits,
 };
 use crate::stalls::{self, Stalls};
 
@@ -28,9 +28,7 @@ const WRITERS: u64 = 4;
 const LINES: u64 = 50_000;
 /// Lines per second of one writer, on an absolute schedule (emit's `rate` step).
 const RATE: u64 = 2_500;
-/// How often the benchmark asks Docker whether the writers have exited: a
-/// `docker inspect` per 50 ms poll cost 4% of the host's CPU during the run.
-const EXITED_EVERY: Duration = Duration::from_millis(500);
+
 /// How many live clients read, and how many stall; 15 and 5 unless told.
 #[derive(Debug, Clone, Copy)]
 pub struct Clients {
@@ -101,18 +99,15 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
     let port = collector.port();
     let done = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel();
-    let (readers, stalled, go) = if with_clients {
-        let readers: Vec<_> = (0..clients.readers)
-            .map(|_| {
-                spawn_reader(
-                    port,
-                    filter.clone(),
-                    expected,
-                    done.clone(),
-                    ready_tx.clone(),
-                )
-            })
-            .collect();
+    let readers = spawn_readers(
+        clients.readers,
+        port,
+        filter.clone(),
+        expected,
+        done.clone(),
+        ready_tx.clone(),
+    );
+    let (stalled, go) = if with_clients {
         let (stalled, go): (Vec<_>, Vec<_>) = (0..clients.stalled)
             .map(|_| {
                 let (go_tx, go_rx) = mpsc::channel();
@@ -126,12 +121,12 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
                 (client, go_tx)
             })
             .unzip();
-        (readers, stalled, go)
+        (stalled, go)
     } else {
-        (Vec::new(), Vec::new(), Vec::new())
+        (Vec::new(), Vec::new())
     };
     drop(ready_tx);
-    let connected = readers.len() + stalled.len();
+    let connected = clients.readers + stalled.len();
     for _ in 0..connected {
         ready_rx
             .recv_timeout(Duration::from_secs(60))
@@ -150,8 +145,7 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
     let started = Instant::now();
     let containers = run_containers(specs);
     let query = format!("q=project:{tag}");
-    let mut exited_at = None;
-    let mut asked_docker = started;
+    let exits = watch_exits(&containers);
     let mut last = 0;
     let stop_watching = AtomicBool::new(false);
     let (reached, stalls) = std::thread::scope(|scope| {
@@ -159,12 +153,6 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
         let collector = &collector;
         let watcher = scope.spawn(move || stalls::watch(collector, stop, RUN_DEADLINE));
         let reached = poll(RUN_DEADLINE, || {
-            if exited_at.is_none() && asked_docker.elapsed() >= EXITED_EVERY {
-                asked_docker = Instant::now();
-                if all_exited(&containers).unwrap_or(false) {
-                    exited_at = Some(secs_since(started));
-                }
-            }
             last = count(collector, &query).unwrap_or(last);
             (last >= expected).then_some(())
         });
@@ -175,6 +163,10 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
         )
     });
     let ingest_secs = secs_since(started);
+    let exited_at = match exits.join().expect("the docker wait thread panicked") {
+        Ok(exited) => Some(exited.duration_since(started).as_secs_f64()),
+        Err(e) => panic!("{e}"),
+    };
     let cpu = CpuSample::take(&collector).since(cpu_start);
     assert!(
         reached.is_some(),

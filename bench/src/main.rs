@@ -1,7 +1,9 @@
 //! `wakeline-bench`: how the real collector compares with what people use today.
 //!
 //! `cargo run --release -p wakeline-bench -- <ingest|search|live|all> [--quick]
-//! [--readers N] [--stalled N]` (live clients; 15 and 5 by default)
+//! [--readers N] [--stalled N] [--collector PATH]` (live clients; 15 and 5 by
+//! default; `--collector` runs a given `wakeline` binary, e.g. an older build to
+//! compare with, instead of building this checkout's)
 //!
 //! Each benchmark runs the release `wakeline` binary against real containers and,
 //! in the same invocation and on the same machine, a baseline: `docker logs` to
@@ -21,10 +23,11 @@ mod live;
 mod search;
 mod stalls;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Which benchmarks to run, from the command line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Plan {
     ingest: bool,
     search: bool,
@@ -33,15 +36,18 @@ struct Plan {
     quick: bool,
     /// Live clients that read, and that connect and never read until the end.
     clients: live::Clients,
+    /// A prebuilt collector to measure instead of this checkout's.
+    collector: Option<PathBuf>,
 }
 
-const USAGE: &str =
-    "usage: wakeline-bench <ingest|search|live|all> [--quick] [--readers N] [--stalled N]";
+const USAGE: &str = "usage: wakeline-bench <ingest|search|live|all> [--quick] [--readers N] \
+     [--stalled N] [--collector PATH]";
 
 fn plan(args: &[String]) -> Result<Plan, String> {
     let mut which = None;
     let mut quick = false;
     let mut clients = live::Clients::default();
+    let mut collector = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -54,6 +60,14 @@ fn plan(args: &[String]) -> Result<Plan, String> {
                 } else {
                     clients.stalled = n;
                 }
+            }
+            "--collector" => {
+                let path = args.next().ok_or("expected a path after --collector")?;
+                let path = PathBuf::from(path);
+                if !path.is_file() {
+                    return Err(format!("no collector binary at {}", path.display()));
+                }
+                collector = Some(path);
             }
             "ingest" | "search" | "live" | "all" if which.is_none() => which = Some(arg.clone()),
             other => {
@@ -71,6 +85,7 @@ fn plan(args: &[String]) -> Result<Plan, String> {
         live: matches!(which.as_str(), "live" | "all"),
         quick,
         clients,
+        collector,
     })
 }
 
@@ -83,7 +98,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let binary = common::build_release_collector();
+    let binary = match &plan.collector {
+        Some(path) => path.clone(),
+        None => common::build_release_collector(),
+    };
     common::print_header(&binary, plan.quick);
     // Built (and imported) before anything is timed.
     let image = wakeline_e2e::emit_image();
@@ -130,6 +148,12 @@ mod tests {
     fn unknown_or_missing_names_are_refused() {
         assert!(plan(&args(&[])).is_err());
         assert!(plan(&args(&["fast"])).is_err());
+        assert!(plan(&args(&["live", "--collector", "/nonexistent/wakeline"])).is_err());
+        let p = plan(&args(&["live", "--collector", "/bin/sh"])).expect("valid");
+        assert_eq!(
+            p.collector.as_deref(),
+            Some(std::path::Path::new("/bin/sh"))
+        );
         assert!(plan(&args(&["ingest", "live"])).is_err());
     }
 }

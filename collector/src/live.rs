@@ -127,11 +127,17 @@ impl LiveHub {
     /// Called after a commit is visible to searches: records up to `seq`
     /// are now found in the index.
     pub fn committed(&self, seq: u64) {
-        let mut state = self.lock();
-        state.committed_seq = state.committed_seq.max(seq);
-        while state.pending.front().is_some_and(|r| r.seq <= seq) {
-            state.pending.pop_front();
-        }
+        let done: VecDeque<Arc<LiveRecord>> = {
+            let mut state = self.lock();
+            state.committed_seq = state.committed_seq.max(seq);
+            let cut = state.pending.partition_point(|r| r.seq <= seq);
+            let rest = state.pending.split_off(cut);
+            std::mem::replace(&mut state.pending, rest)
+        };
+        // Freed outside the lock: these may be the last references to a
+        // commit interval's records, and the sequencer's `publish` must not
+        // wait while thousands of them are freed.
+        drop(done);
     }
 
     /// Subscribes, with the snapshot that makes a gapless backfill possible.

@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use tantivy::indexer::UserOperation;
 use tantivy::{IndexWriter, TantivyDocument};
 use tokio::runtime::Handle;
 use tokio::time::Instant;
@@ -29,6 +30,12 @@ use crate::timefmt::now_ns;
 
 /// Memory for tantivy's indexing buffer.
 const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// Least time between two hand-overs to tantivy while lines keep coming:
+/// each wakes tantivy's indexing threads, and at a steady 10k lines/s the
+/// sequencer's small batches woke them hundreds of times a second.
+const ADD_LINGER: Duration = Duration::from_millis(100);
+/// Records handed to tantivy at once at most.
+const ADD_BATCH: usize = 8192;
 
 /// Everything the indexer thread needs.
 pub struct Indexer {
@@ -65,6 +72,9 @@ impl Indexer {
     fn run(mut self, mut writer: IndexWriter, mut batches: QueueReceiver, runtime: Handle) {
         let mut dirty = false;
         let mut last_commit = Instant::now();
+        let mut last_add = Instant::now();
+        // The last hand-over was full: more is queued, take it without pausing.
+        let mut backlog = false;
         loop {
             let deadline = last_commit + self.commit_interval;
             let received =
@@ -77,8 +87,21 @@ impl Indexer {
                     tracing::info!(next_seq = self.next_seq, "indexer stopped");
                     return;
                 }
-                Ok(Some(batch)) => {
-                    self.add_batch(&writer, &batch);
+                Ok(Some(mut records)) => {
+                    // Let more gather (nothing waits on them before the commit).
+                    if !backlog && records.len() < ADD_BATCH {
+                        let until = (last_add + ADD_LINGER).min(deadline);
+                        std::thread::sleep(until.saturating_duration_since(Instant::now()));
+                    }
+                    while records.len() < ADD_BATCH {
+                        match batches.try_recv() {
+                            Some(batch) => records.extend(batch),
+                            None => break,
+                        }
+                    }
+                    backlog = records.len() >= ADD_BATCH;
+                    self.add_batch(&writer, &records);
+                    last_add = Instant::now();
                     dirty = true;
                 }
                 Err(_elapsed) => {}
@@ -101,12 +124,16 @@ impl Indexer {
                 state.lag_ns = now.saturating_sub(record.ts_ns);
             }
         });
-        for record in batch {
-            let doc: TantivyDocument = self.index.to_document(record);
-            if let Err(e) = writer.add_document(doc) {
-                tracing::error!(error = %e, seq = record.seq, "cannot add a document to the index");
-                self.metrics.index_ok.store(false, Ordering::Relaxed);
-            }
+        // One message to tantivy's indexing thread per batch: `add_document`
+        // sends one per document, and woke that thread for each line.
+        let adds: Vec<UserOperation<TantivyDocument>> = batch
+            .iter()
+            .map(|record| UserOperation::Add(self.index.to_document(record)))
+            .collect();
+        if let Err(e) = writer.run(adds) {
+            let first = batch.first().map_or(0, |r| r.seq);
+            tracing::error!(error = %e, first_seq = first, records = batch.len(), "cannot add documents to the index");
+            self.metrics.index_ok.store(false, Ordering::Relaxed);
         }
         if let Some(last) = batch.last() {
             self.next_seq = last.seq + 1;
