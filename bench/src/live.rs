@@ -61,9 +61,33 @@ struct Outcome {
     stalled: Vec<StalledReport>,
     peak_rss_kib: Option<u64>,
     live_dropped: Option<f64>,
+    /// p50 and p99 bucket bounds of `wakeline_read_delay_seconds`, in s.
+    read_delay: Option<(String, String)>,
     /// CPU seconds from the first `docker run` until all is searchable.
     cpu: CpuSample,
     stalls: Stalls,
+}
+
+/// The `le` bounds within which half and 99% of the collector's read delays
+/// (Docker `ts` → published) fell, from its `/metrics` histogram.
+fn read_delay(collector: &Collector) -> Option<(String, String)> {
+    let body = collector.request("/metrics", None).body;
+    let buckets: Vec<(String, f64)> = body
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("wakeline_read_delay_seconds_bucket{le=\"")?;
+            let (le, count) = rest.split_once("\"} ")?;
+            Some((le.to_string(), count.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last()?.1;
+    let within = |q: f64| {
+        buckets
+            .iter()
+            .find(|(_, cumulative)| *cumulative >= q * total)
+            .map(|(le, _)| le.clone())
+    };
+    Some((within(0.5)?, within(0.99)?))
 }
 
 /// A counter or gauge from `/metrics`.
@@ -193,6 +217,7 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
         stalled,
         peak_rss_kib: collector.pid().and_then(memory_kib).map(|(peak, _)| peak),
         live_dropped: metric(&collector, "wakeline_live_dropped_total"),
+        read_delay: read_delay(&collector),
         cpu,
         stalls,
     };
@@ -378,6 +403,14 @@ fn print_report(baseline: &Outcome, loaded: &Outcome, clients: Clients) {
         ],
         &rows,
     );
+    for (name, o) in [("no clients", baseline), ("with clients", loaded)] {
+        if let Some((p50, p99)) = &o.read_delay {
+            println!(
+                "  collector read delay ({name}; Docker ts → published, /metrics histogram): \
+                 p50 ≤ {p50} s, p99 ≤ {p99} s"
+            );
+        }
+    }
     println!(
         "  /metrics wakeline_live_dropped_total at the end: {} (counts every record of the host a client skipped)",
         loaded

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use crate::live::{LiveHub, LiveRecord};
 use crate::metrics::Metrics;
 use crate::record::Record;
+use crate::timefmt::now_ns;
 
 /// Records taken from the readers per wake-up.
 pub const BATCH: usize = 2048;
@@ -131,6 +132,10 @@ impl Sequencer {
             self.hub.publish(&numbered);
             let bytes: usize = numbered.iter().map(|r| r.message.len()).sum();
             let truncated = numbered.iter().filter(|r| r.truncated).count();
+            let now = now_ns();
+            self.metrics
+                .read_delay
+                .observe_ns(numbered.iter().map(|r| now.saturating_sub(r.ts_ns)));
             Metrics::add(&self.metrics.lines_ingested, numbered.len() as u64);
             Metrics::add(&self.metrics.bytes_ingested, bytes as u64);
             Metrics::add(&self.metrics.truncated_lines, truncated as u64);

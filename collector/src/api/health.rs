@@ -125,6 +125,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     }
+    out.push_str(&m.read_delay.render(
+        "wakeline_read_delay_seconds",
+        "From a line's Docker timestamp to its publication to live clients: how far behind the engine the collector reads.",
+    ));
     if let Some(rss) = resident_bytes() {
         let _ = writeln!(
             out,

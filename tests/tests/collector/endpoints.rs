@@ -100,21 +100,32 @@ fn healthz_and_metrics_report_ingest() {
     assert!(body.is_object(), "healthz answers JSON: {body}");
 
     let mut last = String::new();
+    let value = |body: &str, name: &str| -> f64 {
+        body.lines()
+            .filter(|line| line.split(' ').next() == Some(name))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
     let ingested = poll(DEADLINE, || {
         let response = collector.request("/metrics", None);
         assert_eq!(response.status, 200, "{}", response.body);
         last = response.body.clone();
-        let total: f64 = response
-            .body
-            .lines()
-            .filter(|line| line.starts_with("wakeline_lines_ingested_total"))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
+        let total = value(&response.body, "wakeline_lines_ingested_total");
         (total >= 20.0).then_some(total)
     });
     assert!(
         ingested.is_some(),
         "wakeline_lines_ingested_total >= 20 expected in:\n{last}"
+    );
+    // The lines' read delays were observed (other tests' containers are
+    // ingested too, so the figures are at least this container's 20).
+    let observed = value(&last, "wakeline_read_delay_seconds_count");
+    let in_buckets = value(&last, "wakeline_read_delay_seconds_bucket{le=\"+Inf\"}");
+    assert!(observed >= 20.0, "read delays observed:\n{last}");
+    assert!(in_buckets >= 20.0, "read delays in buckets:\n{last}");
+    assert!(
+        last.contains("# TYPE wakeline_read_delay_seconds histogram"),
+        "{last}"
     );
 }
 
