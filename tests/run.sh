@@ -33,6 +33,13 @@ if ! docker info >/dev/null 2>&1; then
     fi
 fi
 
+# The collector links jemalloc, built from C source by its crate.
+if ! command -v make >/dev/null || ! command -v cc >/dev/null; then
+    log "make or cc missing (jemalloc builds from C); installing make and gcc"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make gcc >/dev/null
+fi
+
 if [[ ! -f /usr/lib/x86_64-linux-gnu/libc.a ]]; then
     log "static glibc missing; installing libc6-dev"
     apt-get update -qq >/dev/null
