@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use wakeline_e2e::{Collector, ContainerSpec, poll};
+use wakeline_e2e::{ContainerSpec, poll};
 
 use crate::clients::{ReaderReport, StalledReport, spawn_readers, spawn_stalled};
 use crate::common::{
@@ -53,7 +53,7 @@ const RUN_DEADLINE: Duration = Duration::from_secs(300);
 /// What one run measured.
 struct Outcome {
     expected: u64,
-    /// From the first `docker run` until every writer has exited (as seen by polling).
+    /// From the first `docker run` until every writer has exited (`docker wait`).
     write_secs: f64,
     /// From the first `docker run` until the index counts every line.
     ingest_secs: f64,
@@ -70,9 +70,8 @@ struct Outcome {
 
 /// The `le` bounds within which half and 99% of the collector's read delays
 /// (Docker `ts` → published) fell, from its `/metrics` histogram.
-fn read_delay(collector: &Collector) -> Option<(String, String)> {
-    let body = collector.request("/metrics", None).body;
-    let buckets: Vec<(String, f64)> = body
+fn read_delay(metrics: &str) -> Option<(String, String)> {
+    let buckets: Vec<(String, f64)> = metrics
         .lines()
         .filter_map(|line| {
             let rest = line.strip_prefix("wakeline_read_delay_seconds_bucket{le=\"")?;
@@ -90,10 +89,9 @@ fn read_delay(collector: &Collector) -> Option<(String, String)> {
     Some((within(0.5)?, within(0.99)?))
 }
 
-/// A counter or gauge from `/metrics`.
-fn metric(collector: &Collector, name: &str) -> Option<f64> {
-    let body = collector.request("/metrics", None).body;
-    body.lines().find_map(|line| {
+/// A counter or gauge from a `/metrics` body.
+fn metric(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
         line.strip_prefix(name)?
             .strip_prefix(' ')?
             .trim()
@@ -131,24 +129,19 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
         done.clone(),
         ready_tx.clone(),
     );
-    let (stalled, go) = if with_clients {
-        let (stalled, go): (Vec<_>, Vec<_>) = (0..clients.stalled)
-            .map(|_| {
-                let (go_tx, go_rx) = mpsc::channel();
-                let client = spawn_stalled(
-                    port,
-                    filter.clone(),
-                    STALLED_RCVBUF,
-                    ready_tx.clone(),
-                    go_rx,
-                );
-                (client, go_tx)
-            })
-            .unzip();
-        (stalled, go)
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    let (stalled, go): (Vec<_>, Vec<_>) = (0..clients.stalled)
+        .map(|_| {
+            let (go_tx, go_rx) = mpsc::channel();
+            let client = spawn_stalled(
+                port,
+                filter.clone(),
+                STALLED_RCVBUF,
+                ready_tx.clone(),
+                go_rx,
+            );
+            (client, go_tx)
+        })
+        .unzip();
     drop(ready_tx);
     let connected = clients.readers + stalled.len();
     for _ in 0..connected {
@@ -158,7 +151,8 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
     }
     // Connected is not yet subscribed: wait until the collector counts them all.
     let subscribed = poll(Duration::from_secs(30), || {
-        metric(&collector, "wakeline_live_clients").filter(|&n| n >= connected as f64)
+        let metrics = collector.request("/metrics", None).body;
+        metric(&metrics, "wakeline_live_clients").filter(|&n| n >= connected as f64)
     });
     assert!(
         subscribed.is_some(),
@@ -187,8 +181,8 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
         )
     });
     let ingest_secs = secs_since(started);
-    let exited_at = match exits.join().expect("the docker wait thread panicked") {
-        Ok(exited) => Some(exited.duration_since(started).as_secs_f64()),
+    let write_secs = match exits.join().expect("the docker wait thread panicked") {
+        Ok(exited) => exited.duration_since(started).as_secs_f64(),
         Err(e) => panic!("{e}"),
     };
     let cpu = CpuSample::take(&collector).since(cpu_start);
@@ -209,15 +203,16 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
         .into_iter()
         .map(|s| s.join().expect("a stalled client thread panicked"))
         .collect();
+    let final_metrics = collector.request("/metrics", None).body;
     let outcome = Outcome {
         expected,
-        write_secs: exited_at.unwrap_or(ingest_secs),
+        write_secs,
         ingest_secs,
         readers,
         stalled,
         peak_rss_kib: collector.pid().and_then(memory_kib).map(|(peak, _)| peak),
-        live_dropped: metric(&collector, "wakeline_live_dropped_total"),
-        read_delay: read_delay(&collector),
+        live_dropped: metric(&final_metrics, "wakeline_live_dropped_total"),
+        read_delay: read_delay(&final_metrics),
         cpu,
         stalls,
     };
