@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use wakeline_e2e::{ContainerSpec, poll};
+use wakeline_e2e::{ContainerSpec, metric, poll};
 
 use crate::clients::{ReaderReport, StalledReport, spawn_readers, spawn_stalled};
 use crate::common::{
@@ -24,24 +24,38 @@ use crate::common::{
 use crate::stalls::{self, Stalls};
 
 const WRITERS: u64 = 4;
-/// Lines per writer (divided by the `--quick` scale).
-const LINES: u64 = 50_000;
-/// Lines per second of one writer, on an absolute schedule (emit's `rate` step).
-const RATE: u64 = 2_500;
+/// Seconds the writers write for (divided by the `--quick` scale).
+const WRITE_SECS: u64 = 20;
 
-/// How many live clients read, and how many stall; 15 and 5 unless told.
+/// The load of a run: how many live clients read, how many stall, and how
+/// many lines a second the writers write together (each on an absolute
+/// schedule, emit's `rate` step); 15, 5 and 10,000 unless told.
 #[derive(Debug, Clone, Copy)]
-pub struct Clients {
+pub struct Load {
     pub readers: usize,
     pub stalled: usize,
+    pub rate: u64,
 }
 
-impl Default for Clients {
-    fn default() -> Clients {
-        Clients {
+impl Default for Load {
+    fn default() -> Load {
+        Load {
             readers: 15,
             stalled: 5,
+            rate: 10_000,
         }
+    }
+}
+
+impl Load {
+    /// Lines per second of one writer.
+    fn per_writer(&self) -> u64 {
+        (self.rate / WRITERS).max(1)
+    }
+
+    /// Lines each writer writes in a run.
+    fn lines(&self, scale: u64) -> u64 {
+        (self.per_writer() * WRITE_SECS / scale).max(1)
     }
 }
 
@@ -89,23 +103,13 @@ fn read_delay(metrics: &str) -> Option<(String, String)> {
     Some((within(0.5)?, within(0.99)?))
 }
 
-/// A counter or gauge from a `/metrics` body.
-fn metric(metrics: &str, name: &str) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        line.strip_prefix(name)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
-}
-
-fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
+fn one_run(binary: &Path, scale: u64, clients: Load) -> Outcome {
     let with_clients = clients.readers + clients.stalled > 0;
     let tag = run_tag(if with_clients { "live" } else { "livebase" });
-    let lines = LINES / scale;
+    let lines = clients.lines(scale);
     let expected = WRITERS * lines;
-    let step = format!("rate:out:level=info msg=tick request_id={tag}-:1:{lines}:{RATE}");
+    let per_writer = clients.per_writer();
+    let step = format!("rate:out:level=info msg=tick request_id={tag}-:1:{lines}:{per_writer}");
     let specs: Vec<ContainerSpec> = (0..WRITERS)
         .map(|i| {
             ContainerSpec::new("bench-live", &[step.as_str()])
@@ -152,7 +156,7 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
     // Connected is not yet subscribed: wait until the collector counts them all.
     let subscribed = poll(Duration::from_secs(30), || {
         let metrics = collector.request("/metrics", None).body;
-        metric(&metrics, "wakeline_live_clients").filter(|&n| n >= connected as f64)
+        metric::<f64>(&metrics, "wakeline_live_clients").filter(|&n| n >= connected as f64)
     });
     assert!(
         subscribed.is_some(),
@@ -225,16 +229,23 @@ fn one_run(binary: &Path, scale: u64, clients: Clients) -> Outcome {
     outcome
 }
 
-pub fn run(binary: &Path, scale: u64, clients: Clients) {
-    let Clients { readers, stalled } = clients;
+pub fn run(binary: &Path, scale: u64, clients: Load) {
+    let Load {
+        readers,
+        stalled,
+        rate,
+    } = clients;
     println!(
-        "\nlive: {WRITERS} writers × {} lines at {RATE} lines/s each; run once with no clients, \
-         then with {readers} reading + {stalled} stalled clients",
-        thousands(LINES / scale)
+        "\nlive: {WRITERS} writers × {} lines at {} lines/s each ({} lines/s in all); run once \
+         with no clients, then with {readers} reading + {stalled} stalled clients",
+        thousands(clients.lines(scale)),
+        thousands(clients.per_writer()),
+        thousands(rate),
     );
-    let none = Clients {
+    let none = Load {
         readers: 0,
         stalled: 0,
+        ..clients
     };
     let baseline = one_run(binary, scale, none);
     let loaded = one_run(binary, scale, clients);
@@ -245,8 +256,10 @@ fn ms(ns: Option<i64>) -> String {
     ns.map_or("-".into(), |ns| format!("{:.1}", ns as f64 / 1e6))
 }
 
-fn print_report(baseline: &Outcome, loaded: &Outcome, clients: Clients) {
-    let Clients { readers, stalled } = clients;
+fn print_report(baseline: &Outcome, loaded: &Outcome, clients: Load) {
+    let Load {
+        readers, stalled, ..
+    } = clients;
     let rate = |o: &Outcome| o.expected as f64 / o.ingest_secs;
     let row = |name: &str, o: &Outcome| {
         vec![

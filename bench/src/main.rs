@@ -1,7 +1,8 @@
 //! `wakeline-bench`: how the real collector compares with what people use today.
 //!
 //! `cargo run --release -p wakeline-bench -- <ingest|search|live|all> [--quick]
-//! [--readers N] [--stalled N] [--collector PATH]` (live clients; 15 and 5 by
+//! [--readers N] [--stalled N] [--rate N] [--collector PATH]` (live clients, 15
+//! and 5 by default, and the writers' lines per second in all, 10,000 by
 //! default; `--collector` runs a given `wakeline` binary, e.g. an older build to
 //! compare with, instead of building this checkout's)
 //!
@@ -35,30 +36,31 @@ struct Plan {
     /// Sizes divided by ten: a smoke run of the benchmark itself, not a measurement.
     quick: bool,
     /// Live clients that read, and that connect and never read until the end.
-    clients: live::Clients,
+    clients: live::Load,
     /// A prebuilt collector to measure instead of this checkout's.
     collector: Option<PathBuf>,
 }
 
 const USAGE: &str = "usage: wakeline-bench <ingest|search|live|all> [--quick] [--readers N] \
-     [--stalled N] [--collector PATH]";
+     [--stalled N] [--rate LINES_PER_SEC] [--collector PATH]";
 
 fn plan(args: &[String]) -> Result<Plan, String> {
     let mut which = None;
     let mut quick = false;
-    let mut clients = live::Clients::default();
+    let mut clients = live::Load::default();
     let mut collector = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
-            "--readers" | "--stalled" => {
-                let value = args.next().and_then(|v| v.parse().ok());
+            "--readers" | "--stalled" | "--rate" => {
+                let value = args.next().and_then(|v| v.parse::<usize>().ok());
                 let n = value.ok_or_else(|| format!("expected a number after {arg}"))?;
-                if arg == "--readers" {
-                    clients.readers = n;
-                } else {
-                    clients.stalled = n;
+                match arg.as_str() {
+                    "--readers" => clients.readers = n,
+                    "--stalled" => clients.stalled = n,
+                    _ if n < 4 => return Err("--rate is at least 4 (one line/s per writer)".into()),
+                    _ => clients.rate = n as u64,
                 }
             }
             "--collector" => {
@@ -136,10 +138,26 @@ mod tests {
         assert!(p.ingest && p.search && !p.live && !p.quick);
         let p = plan(&args(&["all", "--quick"])).expect("valid");
         assert!(p.ingest && p.search && p.live && p.quick);
-        assert_eq!((p.clients.readers, p.clients.stalled), (15, 5));
-        let p = plan(&args(&["live", "--readers", "1", "--stalled", "0"])).expect("valid");
-        assert_eq!((p.clients.readers, p.clients.stalled), (1, 0));
+        assert_eq!(
+            (p.clients.readers, p.clients.stalled, p.clients.rate),
+            (15, 5, 10_000)
+        );
+        let p = plan(&args(&[
+            "live",
+            "--readers",
+            "1",
+            "--stalled",
+            "0",
+            "--rate",
+            "4000",
+        ]))
+        .expect("valid");
+        assert_eq!(
+            (p.clients.readers, p.clients.stalled, p.clients.rate),
+            (1, 0, 4000)
+        );
         assert!(plan(&args(&["live", "--readers"])).is_err());
+        assert!(plan(&args(&["live", "--rate", "2"])).is_err());
         let p = plan(&args(&["live"])).expect("valid");
         assert!(!p.ingest && !p.search && p.live);
     }

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wakeline_e2e::Collector;
+use wakeline_e2e::{Collector, metric};
 
 /// Time between two samples.
 const EVERY: Duration = Duration::from_millis(100);
@@ -37,19 +37,10 @@ pub struct Stalls {
 
 fn read(collector: &Collector, started: Instant) -> Option<Sample> {
     let body = collector.request("/metrics", None).body;
-    let value = |name: &str| -> Option<u64> {
-        body.lines().find_map(|line| {
-            line.strip_prefix(name)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-    };
     Some(Sample {
         at: started.elapsed(),
-        lines: value("wakeline_lines_ingested_total")?,
-        commits: value("wakeline_index_commits_total")?,
+        lines: metric(&body, "wakeline_lines_ingested_total")?,
+        commits: metric(&body, "wakeline_index_commits_total")?,
     })
 }
 

@@ -44,10 +44,25 @@ pub struct Config {
     #[arg(long, env = "WAKELINE_COMMIT_INTERVAL", default_value = "1s", value_parser = parse_interval)]
     pub commit_interval: Duration,
 
+    /// Read `json-file` logs straight from disk when the files are readable
+    /// (`auto`: much cheaper for the engine), or always through the Docker
+    /// API (`api`).
+    #[arg(long, env = "WAKELINE_LOG_FILES", default_value = "auto", value_enum)]
+    pub log_files: LogFiles,
+
     /// Extra origins allowed to open the live WebSocket (comma-separated, e.g.
     /// https://logs.example.com). The collector's own host is always allowed.
     #[arg(long, env = "WAKELINE_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+}
+
+/// How container logs are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFiles {
+    /// From the `json-file` log on disk when readable, else through the API.
+    Auto,
+    /// Always through the Docker API.
+    Api,
 }
 
 fn parse_token(text: &str) -> Result<String, String> {

@@ -25,7 +25,7 @@ use wakeline::live::{DEFAULT_RING, LiveHub};
 use wakeline::metrics::Metrics;
 use wakeline::sequence::{INDEXER_QUEUE, Sequencer, index_queue};
 use wakeline::source::registry::Registry;
-use wakeline::source::{DockerSource, connect};
+use wakeline::source::{DockerSource, connect, file_watcher};
 
 /// jemalloc, not glibc's malloc: a record is made on a reader's thread and
 /// freed a second later on another, and glibc kept growing and trimming its
@@ -124,6 +124,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         records,
         metrics: Arc::clone(&metrics),
         max_line_bytes: config.max_line_bytes,
+        watcher: file_watcher(config.log_files),
     };
     let source = tokio::spawn(source.run());
 

@@ -249,6 +249,14 @@ impl Collector {
     }
 
     /// `GET path_and_query` with the configured token; returns status and JSON body.
+    /// One sample of `/metrics` (see [`crate::metric`]); panics with the
+    /// whole body when it is missing.
+    pub fn metric(&self, name: &str) -> f64 {
+        let body = self.request("/metrics", self.token.as_deref()).body;
+        crate::metric(&body, name)
+            .unwrap_or_else(|| panic!("metric {name} missing from /metrics:\n{body}"))
+    }
+
     pub fn get(&self, path_and_query: &str) -> (u16, Value) {
         let response = self.request(path_and_query, self.token.as_deref());
         (response.status, response.json)

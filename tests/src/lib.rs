@@ -46,6 +46,19 @@ pub fn poll<T>(deadline: Duration, mut check: impl FnMut() -> Option<T>) -> Opti
     }
 }
 
+/// The value of the unlabelled sample `name` in a `/metrics` body
+/// (`NAME VALUE` lines of the Prometheus text format); a labelled sample is
+/// named with its labels, as in `NAME{le="+Inf"}`.
+pub fn metric<T: std::str::FromStr>(body: &str, name: &str) -> Option<T> {
+    body.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
 /// The workspace root, found from this crate's manifest directory (`<root>/tests`).
 pub fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

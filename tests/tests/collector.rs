@@ -38,8 +38,8 @@ use wakeline_e2e::records::{
     short, unique_trace_id, wait_records,
 };
 use wakeline_e2e::{
-    Collector, Container, ContainerSpec, DEADLINE, collector_binary, docker, format_ts, parse_ts,
-    poll, query, sized_line, unique,
+    Collector, Container, ContainerSpec, DEADLINE, collector_binary, docker, format_ts, metric,
+    parse_ts, poll, query, sized_line, unique,
 };
 
 const MIB: usize = 1024 * 1024;

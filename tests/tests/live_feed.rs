@@ -58,13 +58,6 @@ fn messages(records: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-fn metric(collector: &Collector, name: &str) -> f64 {
-    let body = collector.request("/metrics", None).body;
-    body.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("metric {name} missing from /metrics:\n{body}"))
-}
-
 #[test]
 fn stalled_client_gets_a_gap_and_ingest_goes_on() {
     const LINES: u64 = 200_000;
@@ -77,7 +70,7 @@ fn stalled_client_gets_a_gap_and_ingest_goes_on() {
     // Subscribed before the container starts, then never read while it writes
     // 200k lines of ~1 KB: far more than the hub's ring and the socket buffers.
     let mut stalled = collector.live(&query(&[("container", &name)]));
-    let rss_before = metric(&collector, "process_resident_memory_bytes");
+    let rss_before = collector.metric("process_resident_memory_bytes");
     let _container = spec.run();
 
     let filter = [("container", name.as_str())];
@@ -103,7 +96,7 @@ fn stalled_client_gets_a_gap_and_ingest_goes_on() {
         indexed, LINES,
         "every line is indexed while a live client is stalled"
     );
-    let rss_after = metric(&collector, "process_resident_memory_bytes");
+    let rss_after = collector.metric("process_resident_memory_bytes");
     let grown_mib = (rss_after - rss_before) / (1024.0 * 1024.0);
     // Buffering this client's backlog would take well over 200 MiB.
     assert!(
@@ -133,7 +126,7 @@ fn stalled_client_gets_a_gap_and_ingest_goes_on() {
         next_seq > last_seq + dropped,
         "after the gap the stream skips ahead"
     );
-    assert!(metric(&collector, "wakeline_live_dropped_total") >= dropped as f64);
+    assert!(collector.metric("wakeline_live_dropped_total") >= dropped as f64);
 }
 
 #[test]
@@ -300,6 +293,6 @@ fn live_filters_by_service_request_id_and_query() {
     assert!(by_phrase.next(Duration::from_secs(2)).is_none());
 
     // The live metrics saw these five clients and what they were sent.
-    assert_eq!(metric(&collector, "wakeline_live_clients"), 5.0);
-    assert!(metric(&collector, "wakeline_live_sent_total") >= 13.0);
+    assert_eq!(collector.metric("wakeline_live_clients"), 5.0);
+    assert!(collector.metric("wakeline_live_sent_total") >= 13.0);
 }

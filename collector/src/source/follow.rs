@@ -1,15 +1,18 @@
 //! One task per container: follow its stdout and stderr, from where the index
 //! stands, for the container's whole life.
 //!
-//! The task reads `GET /containers/{id}/logs?follow=1&timestamps=1` from the
-//! container's checkpoint, turns frames into lines (`assemble`) and lines into
-//! records (`parse`), and sends them down the bounded ingest channel — so a
-//! busy indexer slows this read down rather than losing anything. When the
-//! stream ends because the container stopped, the task parks until the
-//! supervisor wakes it (restart, removal); when it drops for any other
-//! reason it retries with backoff, re-reading from its own position. A log
-//! driver with no logs API is a permanent error: reported, not retried.
+//! The task reads the container's `json-file` log from disk when it can (see
+//! [`super::logfile`]), else `GET /containers/{id}/logs?follow=1&timestamps=1`,
+//! from the container's checkpoint. It turns entries into lines (`assemble`)
+//! and lines into records (`parse`), and sends them down the bounded ingest
+//! channel — so a busy indexer slows this read down rather than losing
+//! anything. When the API stream ends because the container stopped, the
+//! task parks until the supervisor wakes it (restart, removal); a file is
+//! simply watched on. When a read fails for any other reason the task retries
+//! with backoff, re-reading from its own position. A log driver with no logs
+//! API is a permanent error: reported, not retried.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +23,10 @@ use bollard::query_parameters::{InspectContainerOptions, LogsOptions};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+use super::logfile::{Moved, Tail, decode};
 use super::registry::ContainerHandle;
-use crate::assemble::{Line, LineAssembler, split_raw_entries, split_timestamp};
+use super::watch::{Watch, Watcher};
+use crate::assemble::{Entry, Line, LineAssembler, split_raw_entries, split_timestamp};
 use crate::index::checkpoint::{Checkpoint, Replay};
 use crate::parse::parse_line;
 use crate::record::{ContainerMeta, Record, Stream};
@@ -29,6 +34,9 @@ use crate::timefmt::now_ns;
 
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// A log file is read again this often even without an inotify event: a
+/// safety net, never the way lines normally arrive.
+const RECHECK: Duration = Duration::from_secs(2);
 
 /// How a read of the log ended.
 enum ReadEnd {
@@ -52,6 +60,8 @@ pub struct Follower {
     pub records: mpsc::Sender<Record>,
     pub position: Checkpoint,
     pub max_line_bytes: usize,
+    /// Set when `json-file` logs may be read from disk.
+    pub watcher: Option<Arc<Watcher>>,
 }
 
 impl Follower {
@@ -134,6 +144,15 @@ impl Follower {
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_owned();
+        let driver = info
+            .host_config
+            .and_then(|h| h.log_config)
+            .and_then(|l| l.typ)
+            .unwrap_or_default();
+        let log_file = info
+            .log_path
+            .filter(|path| driver == "json-file" && !path.is_empty())
+            .map(PathBuf::from);
         self.handle.update(|s| {
             let meta = ContainerMeta {
                 host: s.meta.host.clone(),
@@ -148,13 +167,104 @@ impl Follower {
             }
             s.state = status;
             s.tty = config.tty.unwrap_or(false);
+            s.log_file = log_file;
         });
         Ok(running)
     }
 
-    /// Reads the log from our position until it ends or fails.
+    /// Reads the log from our position until it ends or fails: from its
+    /// file when that can be opened and watched, else through the API.
     async fn read(&mut self) -> ReadEnd {
-        let tty = self.handle.state().tty;
+        let state = self.handle.state();
+        if let (Some(watcher), Some(path)) = (&self.watcher, state.log_file.as_deref()) {
+            match open_file(watcher, path, self.position.ts_ns) {
+                Ok((tail, watch)) => {
+                    self.handle.update(|s| s.read_from = "file");
+                    return self.read_file(tail, watch).await;
+                }
+                Err(e) => {
+                    tracing::debug!(container = %state.meta.name, error = %e, "log file unreadable; reading through the API")
+                }
+            }
+        }
+        self.handle.update(|s| s.read_from = "api");
+        self.read_api(state.tty).await
+    }
+
+    /// Follows the log file until the container is removed (or reading fails).
+    async fn read_file(&mut self, mut tail: Tail, watch: Watch) -> ReadEnd {
+        let mut assembler = LineAssembler::new(self.max_line_bytes);
+        let mut replay = Replay::new(self.position);
+        let mut lines = Vec::new();
+        // Whether to ask the engine if the container still runs (at the
+        // first end of file, then whenever the supervisor wakes us).
+        let mut check_state = true;
+        loop {
+            // Everything written so far, across rotations.
+            let mut rotated = false;
+            loop {
+                let read = tail.read_lines(|line| {
+                    let decoded = decode(line);
+                    let entry = Entry {
+                        ts_ns: decoded.ts_ns,
+                        content: &decoded.content,
+                    };
+                    lines.extend(assembler.push(decoded.stream, entry));
+                });
+                let n = match read {
+                    Ok(n) => n,
+                    Err(e) => return ReadEnd::Transient(format!("reading the log file: {e}")),
+                };
+                if !self.send(&mut lines, &mut replay).await {
+                    return ReadEnd::Shutdown;
+                }
+                if n > 0 {
+                    continue;
+                }
+                // At the end of this file. Once the log's path names another
+                // file, this one is complete: read it to the end once more
+                // (a write may have landed before the rename), then go on.
+                if rotated {
+                    match tail.next_file() {
+                        Ok(Moved::Next) => {}
+                        Ok(Moved::Restarted) => {
+                            assembler.discard();
+                            replay = Replay::new(self.position);
+                        }
+                        Err(e) => return ReadEnd::Transient(format!("opening the log file: {e}")),
+                    }
+                    rotated = false;
+                } else if tail.rotated() {
+                    rotated = true;
+                } else {
+                    break;
+                }
+            }
+            if check_state {
+                check_state = false;
+                let state = self.inspect().await;
+                if matches!(state, Ok(false) | Err(ReadEnd::Gone)) {
+                    // Stopped or removed: the log is complete, and a last
+                    // line without a newline is whole.
+                    lines.extend(assembler.flush());
+                    if !self.send(&mut lines, &mut replay).await {
+                        return ReadEnd::Shutdown;
+                    }
+                }
+                if let Err(ReadEnd::Gone) = state {
+                    return ReadEnd::Gone;
+                }
+            }
+            tokio::select! {
+                _ = watch.changed.notified() => {}
+                _ = self.handle.wake.notified() => check_state = true,
+                _ = tokio::time::sleep(RECHECK) => {}
+            }
+        }
+    }
+
+    /// Reads the log through the API from our position until it ends or fails.
+    async fn read_api(&mut self, tty: bool) -> ReadEnd {
         let options = LogsOptions {
             follow: true,
             stdout: true,
@@ -221,6 +331,22 @@ impl Follower {
         }
         true
     }
+}
+
+/// Opens a log file at our position and watches its directory.
+fn open_file(
+    watcher: &Arc<Watcher>,
+    path: &Path,
+    from_ts_ns: i64,
+) -> std::io::Result<(Tail, Watch)> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("a log file path without a directory"))?;
+    // Watch first: a write between opening and watching would otherwise
+    // wait for the next one (or the recheck) to be seen.
+    let watch = watcher.watch(dir)?;
+    let tail = Tail::open(path, from_ts_ns)?;
+    Ok((tail, watch))
 }
 
 fn push_frame(assembler: &mut LineAssembler, stream: Stream, frame: &[u8], lines: &mut Vec<Line>) {

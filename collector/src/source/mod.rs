@@ -9,7 +9,9 @@
 //! connection drops, it reconnects with backoff and lists again.
 
 pub mod follow;
+pub mod logfile;
 pub mod registry;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,11 +25,13 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::config::LogFiles;
 use crate::index::Ledger;
 use crate::metrics::Metrics;
 use crate::record::{ContainerMeta, Record};
 use follow::Follower;
 use registry::Registry;
+use watch::Watcher;
 
 /// Longest wait for the engine to answer at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,6 +73,22 @@ pub async fn connect(docker_host: Option<&str>) -> Result<(Docker, String), Conn
     Ok((docker, info.name.unwrap_or_else(|| "localhost".into())))
 }
 
+/// The inotify watcher that lets follow tasks read `json-file` logs from
+/// disk; `None` (everything through the API) when told so or when inotify
+/// is not available.
+pub fn file_watcher(mode: LogFiles) -> Option<Arc<Watcher>> {
+    if mode == LogFiles::Api {
+        return None;
+    }
+    match Watcher::start() {
+        Ok(watcher) => Some(watcher),
+        Err(e) => {
+            tracing::warn!(error = %e, "inotify unavailable; reading every log through the Docker API");
+            None
+        }
+    }
+}
+
 /// The supervisor of all follow tasks.
 pub struct DockerSource {
     pub docker: Docker,
@@ -78,6 +98,8 @@ pub struct DockerSource {
     pub records: mpsc::Sender<Record>,
     pub metrics: Arc<Metrics>,
     pub max_line_bytes: usize,
+    /// Reads `json-file` logs from disk when set (see [`logfile`]).
+    pub watcher: Option<Arc<Watcher>>,
 }
 
 impl DockerSource {
@@ -169,7 +191,10 @@ impl DockerSource {
                     handle.rename(name);
                 }
             }
-            "destroy" => {
+            // The container stopped (its log is complete) or is gone: a
+            // follow task reading its file flushes a last line without a
+            // newline, or finishes.
+            "die" | "destroy" => {
                 if let Some(handle) = self.registry.get(&id) {
                     handle.wake.notify_one();
                 }
@@ -203,6 +228,7 @@ impl DockerSource {
             records: self.records.clone(),
             position,
             max_line_bytes: self.max_line_bytes,
+            watcher: self.watcher.clone(),
         };
         tasks.spawn(follower.run());
     }

@@ -4,6 +4,7 @@
 //! the metadata for every batch, and with `/api/containers` and `/healthz`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
@@ -25,6 +26,10 @@ pub struct HandleState {
     pub tty: bool,
     /// Why this container's logs cannot be read (permanent).
     pub error: Option<String>,
+    /// Its `json-file` log on this host, when it has one.
+    pub log_file: Option<PathBuf>,
+    /// How its log is being read: "file" or "api" (empty before the first read).
+    pub read_from: &'static str,
 }
 
 impl ContainerHandle {

@@ -100,12 +100,7 @@ fn healthz_and_metrics_report_ingest() {
     assert!(body.is_object(), "healthz answers JSON: {body}");
 
     let mut last = String::new();
-    let value = |body: &str, name: &str| -> f64 {
-        body.lines()
-            .filter(|line| line.split(' ').next() == Some(name))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
+    let value = |body: &str, name: &str| metric::<f64>(body, name).unwrap_or(0.0);
     let ingested = poll(DEADLINE, || {
         let response = collector.request("/metrics", None);
         assert_eq!(response.status, 200, "{}", response.body);

@@ -1,0 +1,120 @@
+//! One inotify instance for every log file the collector reads from disk.
+//!
+//! A follow task reading a container's `json-file` log asks for a watch on
+//! the container's directory (not the file: Docker rotates by renaming, and a
+//! watch on the directory sees both the writes to the current file and the
+//! new file appearing) and waits on the `Notify` it gets back. One shared
+//! instance, not one per container: Linux allows 128 inotify instances per
+//! user by default, and a host runs more containers than that.
+//!
+//! Under a steady stream the kernel reports every write. The event task
+//! wakes a follower at once on the first event, then lets events gather for
+//! [`COALESCE`] before the next round, so a busy container costs its follower
+//! at most one wake-up per round instead of one per line.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
+use tokio::sync::Notify;
+
+/// Least time between two rounds of waking followers while files keep changing.
+pub const COALESCE: Duration = Duration::from_millis(1);
+
+type Targets = HashMap<WatchDescriptor, Arc<Notify>>;
+
+/// The shared inotify instance and who waits on which directory.
+#[derive(Debug)]
+pub struct Watcher {
+    watches: Mutex<Watches>,
+    targets: Arc<Mutex<Targets>>,
+}
+
+/// A watch on one directory; removed when dropped.
+#[derive(Debug)]
+pub struct Watch {
+    watcher: Arc<Watcher>,
+    wd: WatchDescriptor,
+    /// Notified when something in the directory changed.
+    pub changed: Arc<Notify>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Watcher {
+    /// Creates the instance and spawns the task that dispatches its events.
+    pub fn start() -> io::Result<Arc<Watcher>> {
+        let inotify = Inotify::init()?;
+        let watches = inotify.watches();
+        let stream = inotify.into_event_stream(vec![0u8; 64 * 1024])?;
+        let targets: Arc<Mutex<Targets>> = Arc::default();
+        tokio::spawn(dispatch(stream, Arc::clone(&targets)));
+        Ok(Arc::new(Watcher {
+            watches: Mutex::new(watches),
+            targets,
+        }))
+    }
+
+    /// Watches `dir` for files written, created or renamed into it.
+    pub fn watch(self: &Arc<Watcher>, dir: &Path) -> io::Result<Watch> {
+        let mask = WatchMask::MODIFY | WatchMask::CREATE | WatchMask::MOVED_TO;
+        let wd = lock(&self.watches).add(dir, mask)?;
+        let changed = Arc::new(Notify::new());
+        lock(&self.targets).insert(wd.clone(), Arc::clone(&changed));
+        Ok(Watch {
+            watcher: Arc::clone(self),
+            wd,
+            changed,
+        })
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        lock(&self.watcher.targets).remove(&self.wd);
+        // Fails when the directory is gone (the kernel removed the watch
+        // itself): nothing left to do then.
+        let _ = lock(&self.watcher.watches).remove(self.wd.clone());
+    }
+}
+
+async fn dispatch(mut stream: inotify::EventStream<Vec<u8>>, targets: Arc<Mutex<Targets>>) {
+    while let Some(first) = stream.next().await {
+        let mut next = Some(first);
+        // Everything already queued, then one round of wake-ups.
+        let mut woken: Vec<Arc<Notify>> = Vec::new();
+        let mut all = false;
+        while let Some(event) = next.take() {
+            match event {
+                Ok(event) if event.mask.contains(EventMask::Q_OVERFLOW) => all = true,
+                Ok(event) => {
+                    if let Some(notify) = lock(&targets).get(&event.wd)
+                        && !woken.iter().any(|n| Arc::ptr_eq(n, notify))
+                    {
+                        woken.push(Arc::clone(notify));
+                    }
+                }
+                Err(e) => {
+                    // Followers also re-check on a timer; they lose nothing.
+                    tracing::warn!(error = %e, "inotify failed; log files are polled from now on");
+                    return;
+                }
+            }
+            next = stream.next().now_or_never().flatten();
+        }
+        if all {
+            // The kernel dropped events: wake everyone.
+            woken = lock(&targets).values().cloned().collect();
+        }
+        for notify in woken {
+            notify.notify_one();
+        }
+        tokio::time::sleep(COALESCE).await;
+    }
+}
