@@ -143,3 +143,32 @@ pub fn wait_records(collector: &Collector, container: &Container, n: u64) -> Vec
     );
     hits
 }
+
+/// Asserts that the records' messages are `PREFIX1` … `PREFIXn`, each exactly
+/// once, and nothing else; `context` is shown on failure.
+pub fn assert_each_once(hits: &[Value], prefix: &str, n: u64, context: &str) {
+    let mut counts: std::collections::BTreeMap<u64, u32> = Default::default();
+    for record in hits {
+        let message = record["message"].as_str().unwrap_or_default();
+        let number: u64 = message
+            .strip_prefix(prefix)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected record {record} ({context})"));
+        *counts.entry(number).or_default() += 1;
+    }
+    let missing: Vec<u64> = (1..=n).filter(|i| !counts.contains_key(i)).collect();
+    let repeated: Vec<(u64, u32)> = counts
+        .iter()
+        .filter(|(_, c)| **c > 1)
+        .map(|(i, c)| (*i, *c))
+        .collect();
+    assert!(
+        missing.is_empty() && repeated.is_empty(),
+        "{context}: {} missing (first {:?}), {} repeated (first {:?})",
+        missing.len(),
+        &missing[..missing.len().min(10)],
+        repeated.len(),
+        &repeated[..repeated.len().min(10)],
+    );
+    assert_eq!(hits.len() as u64, n, "{context}");
+}

@@ -15,6 +15,8 @@ mod cli;
 mod crash;
 #[path = "collector/endpoints.rs"]
 mod endpoints;
+#[path = "collector/files.rs"]
+mod files;
 #[path = "collector/follow.rs"]
 mod follow;
 #[path = "collector/lines.rs"]
@@ -34,8 +36,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wakeline_e2e::records::{
-    assert_not_truncated, assert_record_of, by_container, data_dir, hit, messages, order_key,
-    short, unique_trace_id, wait_records,
+    assert_each_once, assert_not_truncated, assert_record_of, by_container, data_dir, hit,
+    messages, order_key, short, unique_trace_id, wait_records,
 };
 use wakeline_e2e::{
     Collector, Container, ContainerSpec, DEADLINE, collector_binary, docker, format_ts, metric,

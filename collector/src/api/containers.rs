@@ -30,7 +30,7 @@ pub async fn containers(State(state): State<AppState>) -> Json<Value> {
                 "project": meta.project,
                 "state": live.state,
                 "tty": live.tty,
-                "read_from": live.read_from,
+                "read_from": (!live.read_from.is_empty()).then_some(live.read_from),
                 "error": live.error,
                 "first_ts": has_lines.then(|| format_rfc3339_ns(stats.first_ts)),
                 "last_ts": has_lines.then(|| format_rfc3339_ns(stats.last_ts)),

@@ -1,0 +1,83 @@
+//! How logs are read: `json-file` logs straight from disk (the default when
+//! the files are readable, as here), across Docker's rotations and a restart
+//! of the collector; and everything through the API with `--log-files api`.
+
+use std::path::Path;
+
+use super::*;
+
+/// Where a container's log is read from, as `/api/containers` says.
+fn read_from(collector: &Collector, container: &Container) -> Option<String> {
+    let (status, body) = collector.get("/api/containers");
+    assert_eq!(status, 200, "{body}");
+    body["containers"]
+        .as_array()?
+        .iter()
+        .find(|c| c["id"] == container.id.as_str())?["read_from"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn log_path(container: &Container) -> String {
+    docker(&["inspect", "--format", "{{.LogPath}}", &container.id])
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn rotated_log_files_are_read_whole_across_a_collector_restart() {
+    const LINES: u64 = 10_000;
+    let dir = data_dir();
+    let mut collector = Collector::start(dir.path());
+    // About 75 bytes per entry: the log rotates every ~2,700 lines, and five
+    // files keep all 10,000, so whatever is missed is the collector's fault.
+    let container = ContainerSpec::new("rotate", &["rate:out:n=:1:10000:2000"])
+        .log_opt("max-size=200k")
+        .log_opt("max-file=5")
+        .run();
+    let filter = by_container(&container);
+    collector.wait_total_within(&filter, 3_000, Duration::from_secs(60));
+    assert_eq!(
+        read_from(&collector, &container).as_deref(),
+        Some("file"),
+        "a json-file log on this host is read from disk"
+    );
+    // Down for a moment while the log goes on rotating; the restart resumes
+    // from the checkpoint inside the rotated files.
+    let status = collector.terminate();
+    assert!(status.success(), "{status:?}");
+    collector.start_again();
+    container.wait_exited(Duration::from_secs(60));
+    let rotated = format!("{}.2", log_path(&container));
+    assert!(
+        Path::new(&rotated).exists(),
+        "the log was rotated at least twice ({rotated})"
+    );
+    collector.wait_total_within(&filter, LINES, Duration::from_secs(60));
+    let hits = collector.all_hits(&filter);
+    assert_each_once(&hits, "n=", LINES, "rotated json-file log");
+    assert_eq!(collector.total(&filter), LINES);
+}
+
+#[test]
+fn with_log_files_api_every_line_comes_through_the_api() {
+    const LINES: u64 = 4_000;
+    let dir = data_dir();
+    let mut collector = Collector::start_with(dir.path(), &["--log-files", "api"]);
+    let container = ContainerSpec::new(
+        "api",
+        &["rate:out:n=:1:2000:1000", "rate:err:n=:2001:4000:1000"],
+    )
+    .run();
+    let filter = by_container(&container);
+    collector.wait_total_within(&filter, 500, Duration::from_secs(60));
+    assert_eq!(read_from(&collector, &container).as_deref(), Some("api"));
+    // A crash mid-stream: the resume asks Docker from the checkpoint's second.
+    collector.kill_9();
+    collector.start_again();
+    collector.wait_total_within(&filter, LINES, Duration::from_secs(90));
+    let hits = collector.all_hits(&filter);
+    assert_each_once(&hits, "n=", LINES, "read through the API");
+    let stderr = hits.iter().filter(|r| r["stream"] == "stderr").count();
+    assert_eq!(stderr, 2_000);
+}
