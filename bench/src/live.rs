@@ -306,11 +306,13 @@ fn print_report(baseline: &Outcome, loaded: &Outcome, clients: Load) {
         println!(
             "  ingest stalls ({name}; /metrics every 100 ms, {} samples): {} pauses ≥ 300 ms in \
              wakeline_lines_ingested_total, longest {} ms; a commit finished \
-             (wakeline_index_commits_total) during {} of them",
+             (wakeline_index_commits_total) during {} of them; largest backlog read but not \
+             indexed {} lines",
             st.samples,
             st.count,
             st.longest.as_millis(),
-            st.with_commit
+            st.with_commit,
+            thousands(st.peak_backlog)
         );
     }
 

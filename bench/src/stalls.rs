@@ -5,7 +5,10 @@
 //! Live latency is the sum of everything between Docker and the socket; a pause
 //! in ingest delays every record behind it. Sampling the collector's own counters
 //! tells a pause in the pipeline (records are neither indexed nor published) from
-//! a slow WebSocket, without changing the collector.
+//! a slow WebSocket, without changing the collector. The same samples give the
+//! largest backlog between reading and indexing (ingested − indexed): when the
+//! indexer's bounded queue is full, its backpressure slows the readers, and
+//! the live feed with them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -22,6 +25,7 @@ const STALL: Duration = Duration::from_millis(300);
 struct Sample {
     at: Duration,
     lines: u64,
+    indexed: u64,
     commits: u64,
 }
 
@@ -33,6 +37,8 @@ pub struct Stalls {
     /// Stalls during which a commit finished (the counter went up before ingest resumed).
     pub with_commit: usize,
     pub samples: usize,
+    /// Most lines read but not yet indexed at one sample.
+    pub peak_backlog: u64,
 }
 
 fn read(collector: &Collector, started: Instant) -> Option<Sample> {
@@ -40,6 +46,7 @@ fn read(collector: &Collector, started: Instant) -> Option<Sample> {
     Some(Sample {
         at: started.elapsed(),
         lines: metric(&body, "wakeline_lines_ingested_total")?,
+        indexed: metric(&body, "wakeline_lines_indexed_total")?,
         commits: metric(&body, "wakeline_index_commits_total")?,
     })
 }
@@ -62,6 +69,11 @@ pub fn watch(collector: &Collector, stop: &AtomicBool, limit: Duration) -> Stall
 fn analyse(samples: &[Sample]) -> Stalls {
     let mut stalls = Stalls {
         samples: samples.len(),
+        peak_backlog: samples
+            .iter()
+            .map(|s| s.lines.saturating_sub(s.indexed))
+            .max()
+            .unwrap_or(0),
         ..Stalls::default()
     };
     // The sample where the current flat stretch began (the last change seen).
@@ -94,6 +106,7 @@ mod tests {
         Sample {
             at: Duration::from_millis(ms),
             lines,
+            indexed: lines.saturating_sub(commits * 5),
             commits,
         }
     }
@@ -116,5 +129,6 @@ mod tests {
         assert_eq!(stalls.count, 1);
         assert_eq!(stalls.longest, Duration::from_millis(400));
         assert_eq!(stalls.with_commit, 1);
+        assert_eq!(stalls.peak_backlog, 5);
     }
 }

@@ -153,6 +153,7 @@ impl Follower {
             .log_path
             .filter(|path| driver == "json-file" && !path.is_empty())
             .map(PathBuf::from);
+        let driver = driver.to_owned();
         self.handle.update(|s| {
             let meta = ContainerMeta {
                 host: s.meta.host.clone(),
@@ -168,6 +169,7 @@ impl Follower {
             s.state = status;
             s.tty = config.tty.unwrap_or(false);
             s.log_file = log_file;
+            s.log_driver = driver;
         });
         Ok(running)
     }
@@ -176,6 +178,16 @@ impl Follower {
     /// file when that can be opened and watched, else through the API.
     async fn read(&mut self) -> ReadEnd {
         let state = self.handle.state();
+        if self.watcher.is_some()
+            && state.log_driver == "json-file"
+            && state.log_file.is_none()
+            && state.state == "created"
+        {
+            // Not started yet: there is nothing to read, and its file gets
+            // a name at the start. Reading the API now would race the start
+            // and follow the whole run through the API.
+            return ReadEnd::Ended;
+        }
         if let (Some(watcher), Some(path)) = (&self.watcher, state.log_file.as_deref()) {
             match open_file(watcher, path, self.position.ts_ns) {
                 Ok((tail, watch)) => {
@@ -225,7 +237,9 @@ impl Follower {
                 // file, this one is complete: read it to the end once more
                 // (a write may have landed before the rename), then go on.
                 if rotated {
-                    match tail.next_file() {
+                    let moved = tail.next_file();
+                    tracing::debug!(container = %self.handle.meta().name, moved = ?moved, position = ?self.position, "log file rotated");
+                    match moved {
                         Ok(Moved::Next) => {}
                         Ok(Moved::Restarted) => {
                             assembler.discard();
@@ -277,6 +291,7 @@ impl Follower {
         let mut stream = self.docker.logs(&self.id, Some(options));
         let mut assembler = LineAssembler::new(self.max_line_bytes);
         let mut replay = Replay::new(self.position);
+        let mut repeats = Repeats::default();
         let mut lines = Vec::new();
         while let Some(item) = stream.next().await {
             let output = match item {
@@ -302,11 +317,13 @@ impl Follower {
                 }
                 LogOutput::StdIn { .. } => {}
             }
+            lines.retain(|line| !repeats.is_repeat(line));
             if !self.send(&mut lines, &mut replay).await {
                 return ReadEnd::Shutdown;
             }
         }
         lines.extend(assembler.flush());
+        lines.retain(|line| !repeats.is_repeat(line));
         if !self.send(&mut lines, &mut replay).await {
             return ReadEnd::Shutdown;
         }
@@ -330,6 +347,41 @@ impl Follower {
             }
         }
         true
+    }
+}
+
+/// Lines the engine sends twice in one API stream. Docker 20.10's follow
+/// sends the first lines of a `json-file` log's new file again after a
+/// rotation (seen here: `docker logs -f` of 10,000 lines printed 10,016).
+/// A repeat is an exact copy, stamped no later than the newest line already
+/// taken from its stream; a line merely stamped earlier (a clock stepped
+/// back) is new and kept.
+#[derive(Debug, Default)]
+struct Repeats {
+    /// Per stream: the newest timestamp, and the last lines' (ts, hash).
+    newest: [i64; 2],
+    recent: [std::collections::VecDeque<(i64, u64)>; 2],
+}
+
+impl Repeats {
+    /// Lines remembered per stream: more than a rotation repeats.
+    const KEEP: usize = 4096;
+
+    fn is_repeat(&mut self, line: &Line) -> bool {
+        use std::hash::{Hash, Hasher};
+        let s = usize::from(line.stream == Stream::Stderr);
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        line.bytes.hash(&mut hasher);
+        let key = (line.ts_ns, hasher.finish());
+        if line.ts_ns <= self.newest[s] && self.recent[s].contains(&key) {
+            return true;
+        }
+        if self.recent[s].len() == Self::KEEP {
+            self.recent[s].pop_front();
+        }
+        self.recent[s].push_back(key);
+        self.newest[s] = self.newest[s].max(line.ts_ns);
+        false
     }
 }
 
@@ -376,5 +428,37 @@ fn classify(error: DockerError) -> ReadEnd {
             ReadEnd::Permanent(message)
         }
         other => ReadEnd::Transient(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(stream: Stream, ts_ns: i64, text: &str) -> Line {
+        Line {
+            stream,
+            ts_ns,
+            bytes: text.as_bytes().to_vec(),
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn exact_repeats_are_dropped_and_earlier_new_lines_kept() {
+        let mut repeats = Repeats::default();
+        let taken = [
+            line(Stream::Stdout, 10, "a"),
+            line(Stream::Stdout, 20, "b"),
+            line(Stream::Stderr, 15, "a"),
+        ];
+        assert!(taken.iter().all(|l| !repeats.is_repeat(l)));
+        // The engine sends `b` again after a rotation.
+        assert!(repeats.is_repeat(&line(Stream::Stdout, 20, "b")));
+        // The same text at the same time on the other stream is its own line.
+        assert!(!repeats.is_repeat(&line(Stream::Stderr, 20, "b")));
+        // Stamped earlier but never seen (a clock stepped back): kept.
+        assert!(!repeats.is_repeat(&line(Stream::Stdout, 5, "c")));
+        assert!(!repeats.is_repeat(&line(Stream::Stdout, 30, "b")));
     }
 }

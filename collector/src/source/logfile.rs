@@ -155,6 +155,7 @@ impl Tail {
             .iter()
             .position(|f| last_ts(f).is_none_or(|ts| ts >= from_ts_ns))
             .unwrap_or(files.len() - 1);
+        tracing::debug!(file = %files[start].display(), from_ts_ns, "opening log file");
         Tail::open_file(path, &files[start])
     }
 
@@ -220,6 +221,7 @@ impl Tail {
             .iter()
             .position(|ino| *ino == Some(self.inode))
             .and_then(|i| files.get(i + 1));
+        tracing::debug!(files = ?files, inodes = ?inodes, current = self.inode, "next log file");
         let (file, moved) = match successor {
             Some(file) => (file, Moved::Next),
             None => (&files[0], Moved::Restarted),

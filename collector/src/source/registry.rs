@@ -26,7 +26,10 @@ pub struct HandleState {
     pub tty: bool,
     /// Why this container's logs cannot be read (permanent).
     pub error: Option<String>,
-    /// Its `json-file` log on this host, when it has one.
+    /// Its log driver (`json-file`, `local`, `none`, …).
+    pub log_driver: String,
+    /// Its `json-file` log on this host, once it has one (Docker names the
+    /// file when the container first starts).
     pub log_file: Option<PathBuf>,
     /// How its log is being read: "file" or "api" (empty before the first read).
     pub read_from: &'static str,
