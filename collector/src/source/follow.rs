@@ -364,8 +364,9 @@ struct Repeats {
 }
 
 impl Repeats {
-    /// Lines remembered per stream: more than a rotation repeats.
-    const KEEP: usize = 4096;
+    /// Lines remembered per stream: far more than a rotation repeats (4 to 6
+    /// here), and 16 KiB per stream of a container read through the API.
+    const KEEP: usize = 1024;
 
     fn is_repeat(&mut self, line: &Line) -> bool {
         use std::hash::{Hash, Hasher};
