@@ -92,7 +92,8 @@ fn entry_ts(line: &[u8]) -> Option<i64> {
 }
 
 /// The files of the log, oldest first: `<path>.N` … `<path>.1`, `<path>`.
-/// Compressed rotations (`.N.gz`) are not read.
+/// Compressed rotations (`.N.gz`, `--log-opt compress=true`) are not read
+/// here; [`Tail::open`] leaves a log whose needed lines are in one to the API.
 fn chain(path: &Path) -> Vec<PathBuf> {
     let mut files = vec![path.to_path_buf()];
     for n in 1.. {
@@ -106,6 +107,24 @@ fn chain(path: &Path) -> Vec<PathBuf> {
     }
     files.reverse();
     files
+}
+
+/// Whether the engine keeps compressed rotations of the log (`<path>.1.gz`).
+fn has_compressed(path: &Path) -> bool {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".1.gz");
+    Path::new(&name).is_file()
+}
+
+/// The timestamp of a file's first entry.
+fn first_ts(path: &Path) -> Option<i64> {
+    let mut head = Vec::new();
+    File::open(path)
+        .ok()?
+        .take(LAST_ENTRY_WINDOW)
+        .read_to_end(&mut head)
+        .ok()?;
+    head.split(|b| *b == b'\n').next().and_then(entry_ts)
 }
 
 /// The timestamp of a file's last whole entry.
@@ -148,9 +167,15 @@ pub enum Moved {
 impl Tail {
     /// Opens the log at the oldest file that may hold entries stamped at or
     /// after `from_ts_ns` (every rotated file whose last entry is older is
-    /// skipped whole).
+    /// skipped whole). Fails when such entries may be in a compressed
+    /// rotation: the API reads those.
     pub fn open(path: &Path, from_ts_ns: i64) -> io::Result<Tail> {
         let files = chain(path);
+        if has_compressed(path) && first_ts(&files[0]).is_none_or(|ts| ts > from_ts_ns) {
+            return Err(io::Error::other(
+                "lines to read are in compressed rotations (compress=true)",
+            ));
+        }
         let start = files[..files.len() - 1]
             .iter()
             .position(|f| last_ts(f).is_none_or(|ts| ts >= from_ts_ns))
@@ -354,6 +379,27 @@ mod tests {
         })
         .unwrap();
         assert_eq!(first, parse_rfc3339_ns(&time(5)));
+    }
+
+    #[test]
+    fn lines_in_compressed_rotations_are_left_to_the_api() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        let line = |s: u32| {
+            format!(
+                "{}\n",
+                entry("x\n", "stdout", &format!("2026-12-03T00:00:{s:02}Z"))
+            )
+        };
+        std::fs::write(&path, line(10) + &line(11)).unwrap();
+        std::fs::write(dir.path().join("c-json.log.1.gz"), b"older, compressed").unwrap();
+        let ts = |s: u32| parse_rfc3339_ns(&format!("2026-12-03T00:00:{s:02}Z")).unwrap();
+        // From the start, or from before the plain file: the lines needed are compressed.
+        assert!(Tail::open(&path, 0).is_err());
+        assert!(Tail::open(&path, ts(9)).is_err());
+        // From within the plain file: everything needed is there.
+        assert!(Tail::open(&path, ts(10)).is_ok());
+        assert!(Tail::open(&path, ts(11)).is_ok());
     }
 
     #[test]
