@@ -228,14 +228,8 @@ impl Collector {
         })
     }
 
-    /// Starts the collector again after it stopped (or was stopped), on the
-    /// same data dir with the same flags.
-    pub fn start_again(&mut self) {
-        self.kill_9();
-        self.spawn();
-    }
-
-    /// Starts the collector again on the same data dir with the same flags.
+    /// Starts the collector again on the same data dir with the same flags
+    /// (killing it first if it still runs).
     pub fn restart(&mut self) {
         self.kill_9();
         self.spawn();

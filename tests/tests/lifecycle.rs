@@ -46,6 +46,6 @@ fn sigterm_commits_pending_lines_and_exits_cleanly() {
 
     // With the container gone, the lines can only come from the final commit.
     container.remove();
-    collector.start_again();
+    collector.restart();
     assert_eq!(collector.total(&[("container", &name)]), 300);
 }

@@ -47,7 +47,7 @@ fn rotated_log_files_are_read_whole_across_a_collector_restart() {
     // from the checkpoint inside the rotated files.
     let status = collector.terminate();
     assert!(status.success(), "{status:?}");
-    collector.start_again();
+    collector.restart();
     container.wait_exited(Duration::from_secs(60));
     let rotated = format!("{}.2", log_path(&container));
     assert!(
@@ -78,7 +78,7 @@ fn with_log_files_api_every_line_comes_through_the_api() {
     assert_eq!(read_from(&collector, &container).as_deref(), Some("api"));
     // A crash mid-stream: the resume asks Docker from the checkpoint's second.
     collector.kill_9();
-    collector.start_again();
+    collector.restart();
     collector.wait_total_within(&filter, LINES, Duration::from_secs(90));
     let hits = collector.all_hits(&filter);
     assert_each_once(&hits, "n=", LINES, "read through the API");
