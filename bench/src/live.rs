@@ -103,12 +103,12 @@ fn read_delay(metrics: &str) -> Option<(String, String)> {
     Some((within(0.5)?, within(0.99)?))
 }
 
-fn one_run(binary: &Path, scale: u64, clients: Load) -> Outcome {
-    let with_clients = clients.readers + clients.stalled > 0;
+fn one_run(binary: &Path, scale: u64, load: Load) -> Outcome {
+    let with_clients = load.readers + load.stalled > 0;
     let tag = run_tag(if with_clients { "live" } else { "livebase" });
-    let lines = clients.lines(scale);
+    let lines = load.lines(scale);
     let expected = WRITERS * lines;
-    let per_writer = clients.per_writer();
+    let per_writer = load.per_writer();
     let step = format!("rate:out:level=info msg=tick request_id={tag}-:1:{lines}:{per_writer}");
     let specs: Vec<ContainerSpec> = (0..WRITERS)
         .map(|i| {
@@ -126,14 +126,14 @@ fn one_run(binary: &Path, scale: u64, clients: Load) -> Outcome {
     let done = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel();
     let readers = spawn_readers(
-        clients.readers,
+        load.readers,
         port,
         filter.clone(),
         expected,
         done.clone(),
         ready_tx.clone(),
     );
-    let (stalled, go): (Vec<_>, Vec<_>) = (0..clients.stalled)
+    let (stalled, go): (Vec<_>, Vec<_>) = (0..load.stalled)
         .map(|_| {
             let (go_tx, go_rx) = mpsc::channel();
             let client = spawn_stalled(
@@ -147,7 +147,7 @@ fn one_run(binary: &Path, scale: u64, clients: Load) -> Outcome {
         })
         .unzip();
     drop(ready_tx);
-    let connected = clients.readers + stalled.len();
+    let connected = load.readers + stalled.len();
     for _ in 0..connected {
         ready_rx
             .recv_timeout(Duration::from_secs(60))
@@ -229,37 +229,37 @@ fn one_run(binary: &Path, scale: u64, clients: Load) -> Outcome {
     outcome
 }
 
-pub fn run(binary: &Path, scale: u64, clients: Load) {
+pub fn run(binary: &Path, scale: u64, load: Load) {
     let Load {
         readers,
         stalled,
         rate,
-    } = clients;
+    } = load;
     println!(
         "\nlive: {WRITERS} writers × {} lines at {} lines/s each ({} lines/s in all); run once \
          with no clients, then with {readers} reading + {stalled} stalled clients",
-        thousands(clients.lines(scale)),
-        thousands(clients.per_writer()),
+        thousands(load.lines(scale)),
+        thousands(load.per_writer()),
         thousands(rate),
     );
     let none = Load {
         readers: 0,
         stalled: 0,
-        ..clients
+        ..load
     };
     let baseline = one_run(binary, scale, none);
-    let loaded = one_run(binary, scale, clients);
-    print_report(&baseline, &loaded, clients);
+    let loaded = one_run(binary, scale, load);
+    print_report(&baseline, &loaded, load);
 }
 
 fn ms(ns: Option<i64>) -> String {
     ns.map_or("-".into(), |ns| format!("{:.1}", ns as f64 / 1e6))
 }
 
-fn print_report(baseline: &Outcome, loaded: &Outcome, clients: Load) {
+fn print_report(baseline: &Outcome, loaded: &Outcome, load: Load) {
     let Load {
         readers, stalled, ..
-    } = clients;
+    } = load;
     let rate = |o: &Outcome| o.expected as f64 / o.ingest_secs;
     let row = |name: &str, o: &Outcome| {
         vec![

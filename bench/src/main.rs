@@ -35,8 +35,9 @@ struct Plan {
     live: bool,
     /// Sizes divided by ten: a smoke run of the benchmark itself, not a measurement.
     quick: bool,
-    /// Live clients that read, and that connect and never read until the end.
-    clients: live::Load,
+    /// The live run's load: clients that read, clients that connect and never
+    /// read until the end, and the writers' rate.
+    load: live::Load,
     /// A prebuilt collector to measure instead of this checkout's.
     collector: Option<PathBuf>,
 }
@@ -47,7 +48,7 @@ const USAGE: &str = "usage: wakeline-bench <ingest|search|live|all> [--quick] [-
 fn plan(args: &[String]) -> Result<Plan, String> {
     let mut which = None;
     let mut quick = false;
-    let mut clients = live::Load::default();
+    let mut load = live::Load::default();
     let mut collector = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -57,10 +58,10 @@ fn plan(args: &[String]) -> Result<Plan, String> {
                 let value = args.next().and_then(|v| v.parse::<usize>().ok());
                 let n = value.ok_or_else(|| format!("expected a number after {arg}"))?;
                 match arg.as_str() {
-                    "--readers" => clients.readers = n,
-                    "--stalled" => clients.stalled = n,
+                    "--readers" => load.readers = n,
+                    "--stalled" => load.stalled = n,
                     _ if n < 4 => return Err("--rate is at least 4 (one line/s per writer)".into()),
-                    _ => clients.rate = n as u64,
+                    _ => load.rate = n as u64,
                 }
             }
             "--collector" => {
@@ -86,7 +87,7 @@ fn plan(args: &[String]) -> Result<Plan, String> {
         search: matches!(which.as_str(), "search" | "all"),
         live: matches!(which.as_str(), "live" | "all"),
         quick,
-        clients,
+        load,
         collector,
     })
 }
@@ -119,7 +120,7 @@ fn main() -> ExitCode {
     }
     if plan.live {
         let scale = if plan.quick { 10 } else { 1 };
-        live::run(&binary, scale, plan.clients);
+        live::run(&binary, scale, plan.load);
     }
     ExitCode::SUCCESS
 }
@@ -139,7 +140,7 @@ mod tests {
         let p = plan(&args(&["all", "--quick"])).expect("valid");
         assert!(p.ingest && p.search && p.live && p.quick);
         assert_eq!(
-            (p.clients.readers, p.clients.stalled, p.clients.rate),
+            (p.load.readers, p.load.stalled, p.load.rate),
             (15, 5, 10_000)
         );
         let p = plan(&args(&[
@@ -152,10 +153,7 @@ mod tests {
             "4000",
         ]))
         .expect("valid");
-        assert_eq!(
-            (p.clients.readers, p.clients.stalled, p.clients.rate),
-            (1, 0, 4000)
-        );
+        assert_eq!((p.load.readers, p.load.stalled, p.load.rate), (1, 0, 4000));
         assert!(plan(&args(&["live", "--readers"])).is_err());
         assert!(plan(&args(&["live", "--rate", "2"])).is_err());
         let p = plan(&args(&["live"])).expect("valid");

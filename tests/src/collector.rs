@@ -242,7 +242,6 @@ impl Collector {
             .and_then(|child| child.try_wait().ok().flatten())
     }
 
-    /// `GET path_and_query` with the configured token; returns status and JSON body.
     /// One sample of `/metrics` (see [`crate::metric`]); panics with the
     /// whole body when it is missing.
     pub fn metric(&self, name: &str) -> f64 {
@@ -251,6 +250,7 @@ impl Collector {
             .unwrap_or_else(|| panic!("metric {name} missing from /metrics:\n{body}"))
     }
 
+    /// `GET path_and_query` with the configured token; returns status and JSON body.
     pub fn get(&self, path_and_query: &str) -> (u16, Value) {
         let response = self.request(path_and_query, self.token.as_deref());
         (response.status, response.json)

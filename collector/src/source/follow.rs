@@ -153,7 +153,6 @@ impl Follower {
             .log_path
             .filter(|path| driver == "json-file" && !path.is_empty())
             .map(PathBuf::from);
-        let driver = driver.to_owned();
         self.handle.update(|s| {
             let meta = ContainerMeta {
                 host: s.meta.host.clone(),
