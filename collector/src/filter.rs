@@ -18,7 +18,8 @@ use tantivy_query_grammar::{Occur, UserInputAst, UserInputBound, UserInputLeaf, 
 
 use crate::index::LogIndex;
 use crate::index::schema::name;
-use crate::index::search::{SearchError, SearchParams};
+use crate::index::search::SearchError;
+use crate::query::SearchParams;
 use crate::record::{Level, Record};
 
 /// A compiled live filter.

@@ -19,8 +19,9 @@ use tokio::sync::mpsc;
 
 use wakeline::api::{AppState, app};
 use wakeline::config::Config;
+use wakeline::index::LogIndex;
 use wakeline::index::writer::Indexer;
-use wakeline::index::{Ledger, LogIndex};
+use wakeline::ledger::Ledger;
 use wakeline::live::{DEFAULT_RING, LiveHub};
 use wakeline::metrics::Metrics;
 use wakeline::sequence::{INDEXER_QUEUE, Sequencer, index_queue};

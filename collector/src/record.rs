@@ -110,7 +110,7 @@ impl Level {
 pub struct Record {
     /// Docker's timestamp for the line, nanoseconds since the epoch.
     pub ts_ns: i64,
-    /// Ingest order; assigned by the indexer, 0 until then.
+    /// Ingest order; assigned by the sequencer, 0 until then.
     pub seq: u64,
     pub container: Arc<ContainerMeta>,
     pub stream: Stream,

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use serde_json::json;
 
 use super::AppState;
-use crate::index::checkpoint::ContainerState;
+use crate::checkpoint::ContainerState;
 use crate::metrics::Metrics;
 use crate::timefmt::now_ns;
 

@@ -34,8 +34,8 @@ use super::error::ApiError;
 use super::params::live_params;
 use super::{AppState, blocking};
 use crate::filter::RecordFilter;
-use crate::index::search::SearchParams;
 use crate::live::{LiveRecord, Subscription};
+use crate::query::SearchParams;
 
 /// Keepalive: a ping this often.
 const PING_EVERY: Duration = Duration::from_secs(20);

@@ -21,7 +21,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::index::{Ledger, LogIndex};
+use crate::index::LogIndex;
+use crate::ledger::Ledger;
 use crate::live::LiveHub;
 use crate::metrics::Metrics;
 use crate::source::registry::Registry;

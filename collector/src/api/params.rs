@@ -5,7 +5,7 @@
 //! number, a time that is neither RFC 3339 nor a duration — becomes our own
 //! 400 with a sentence saying what was expected, not a framework's plain text.
 
-use crate::index::search::{Cursor, MAX_LIMIT, SearchParams};
+use crate::query::{Cursor, MAX_LIMIT, SearchParams};
 use crate::record::{Level, Stream};
 use crate::timefmt::{now_ns, parse_point_in_time};
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::params::{search_params, validate_id};
 use super::{AppState, blocking};
-use crate::index::search::{MAX_LIMIT, SearchParams};
+use crate::query::{MAX_LIMIT, SearchParams};
 use crate::record::{Level, Record};
 use crate::timefmt::format_rfc3339_ns;
 

@@ -1,19 +1,19 @@
 //! The index: tantivy on local disk, one writer, many readers.
 //!
-//! `schema` defines what is stored, `checkpoint` what each commit says about
-//! how far every container was taken, `writer` the single indexing thread
+//! `schema` defines what is stored, `payload` what each commit says about
+//! how far every container was taken (see `crate::checkpoint`), `writer` the single indexing thread
 //! that batches records and commits them with their checkpoints, and `search`
 //! turns API parameters into tantivy queries. This file opens the index and
 //! converts records to documents and back.
 
-pub mod checkpoint;
+pub mod payload;
 pub mod schema;
 pub mod search;
 pub mod writer;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use tantivy::collector::Count;
@@ -24,7 +24,7 @@ use tantivy::schema::document::Value as _;
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument};
 
 use crate::record::{ContainerMeta, Level, Record, Stream};
-use checkpoint::{CommitPayload, ContainerState};
+use payload::CommitPayload;
 use schema::{Fields, build_schema};
 
 /// Why the index could not be opened or used.
@@ -249,43 +249,6 @@ fn to_owned_value(value: &Value) -> OwnedValue {
     }
 }
 
-/// What the index holds per container, as of the records added so far
-/// (committed or about to be): shared by the writer thread, the sources
-/// (where to resume) and `/api/containers`.
-#[derive(Debug, Default)]
-pub struct Ledger {
-    containers: Mutex<BTreeMap<String, ContainerState>>,
-}
-
-impl Ledger {
-    pub fn new(containers: BTreeMap<String, ContainerState>) -> Ledger {
-        Ledger {
-            containers: Mutex::new(containers),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ContainerState>> {
-        // A panic while holding this lock cannot leave the map half-updated
-        // in a way that matters more than losing the collector: keep going.
-        self.containers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub fn snapshot(&self) -> BTreeMap<String, ContainerState> {
-        self.lock().clone()
-    }
-
-    pub fn get(&self, container_id: &str) -> Option<ContainerState> {
-        self.lock().get(container_id).cloned()
-    }
-
-    /// Applies `f` to the map under the lock.
-    pub fn update<T>(&self, f: impl FnOnce(&mut BTreeMap<String, ContainerState>) -> T) -> T {
-        f(&mut self.lock())
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
     //! An index on a temporary directory holding given records.
@@ -330,9 +293,10 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::search::{Cursor, SearchParams};
     use super::testing::{index_with, record};
     use super::*;
+    use crate::checkpoint::ContainerState;
+    use crate::query::{Cursor, SearchParams};
 
     #[test]
     fn record_survives_the_round_trip_through_the_index() {

@@ -21,8 +21,9 @@ use tantivy::{IndexWriter, TantivyDocument};
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
-use super::checkpoint::CommitPayload;
-use super::{IndexError, Ledger, LogIndex};
+use super::payload::CommitPayload;
+use super::{IndexError, LogIndex};
+use crate::ledger::Ledger;
 use crate::live::{LiveHub, LiveRecord};
 use crate::metrics::Metrics;
 use crate::sequence::QueueReceiver;

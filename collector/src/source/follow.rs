@@ -27,7 +27,7 @@ use super::logfile::{Moved, Tail, decode};
 use super::registry::ContainerHandle;
 use super::watch::{Watch, Watcher};
 use crate::assemble::{Entry, Line, LineAssembler, split_raw_entries, split_timestamp};
-use crate::index::checkpoint::{Checkpoint, Replay};
+use crate::checkpoint::{Checkpoint, Replay};
 use crate::parse::parse_line;
 use crate::record::{ContainerMeta, Record, Stream};
 use crate::timefmt::now_ns;

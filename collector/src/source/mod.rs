@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::LogFiles;
-use crate::index::Ledger;
+use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::record::{ContainerMeta, Record};
 use follow::Follower;

@@ -1,6 +1,7 @@
-//! Checkpoints: how far each container's log has been taken, written in the
-//! same tantivy commit as the documents (the commit payload), so that the
-//! index and the checkpoints can never disagree after a crash.
+//! Checkpoints: how far each container's log has been taken. The contract
+//! between the first stage (`source`, which resumes from a checkpoint) and
+//! the last (`index`, which writes the checkpoints in the same tantivy commit
+//! as the documents, so that the two can never disagree after a crash).
 //!
 //! A checkpoint is the newest Docker timestamp taken plus how many lines
 //! carried exactly that timestamp. Docker's `since` filter is inclusive, but
@@ -14,8 +15,6 @@
 //! fragment falls before the resume second while the other stream advanced
 //! the checkpoint comes back without its head. Keeping one checkpoint per
 //! stream would remove the first; neither was seen in the kill -9 tests.
-
-use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -122,38 +121,6 @@ impl ContainerState {
     }
 }
 
-/// The commit payload.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CommitPayload {
-    pub version: u32,
-    /// The seq the next record gets.
-    pub next_seq: u64,
-    /// Per container ID.
-    pub containers: BTreeMap<String, ContainerState>,
-}
-
-impl CommitPayload {
-    pub const VERSION: u32 = 1;
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Reads a payload; `Err` names what is wrong with it.
-    pub fn from_json(text: &str) -> Result<CommitPayload, String> {
-        let payload: CommitPayload =
-            serde_json::from_str(text).map_err(|e| format!("unreadable commit payload: {e}"))?;
-        if payload.version != Self::VERSION {
-            return Err(format!(
-                "commit payload version {} (expected {})",
-                payload.version,
-                Self::VERSION
-            ));
-        }
-        Ok(payload)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,20 +163,5 @@ mod tests {
         };
         assert_eq!(cp.since_secs(), 1_700_000_000);
         assert_eq!(Checkpoint::default().since_secs(), 0);
-    }
-
-    #[test]
-    fn payload_round_trips_and_rejects_garbage() {
-        let mut p = CommitPayload {
-            version: CommitPayload::VERSION,
-            next_seq: 9,
-            ..Default::default()
-        };
-        p.containers.insert("abc".into(), ContainerState::default());
-        assert_eq!(CommitPayload::from_json(&p.to_json()), Ok(p));
-        assert!(CommitPayload::from_json("{").is_err());
-        assert!(
-            CommitPayload::from_json(r#"{"version":99,"next_seq":0,"containers":{}}"#).is_err()
-        );
     }
 }

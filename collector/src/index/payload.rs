@@ -1,0 +1,62 @@
+//! The commit payload: what every tantivy commit says besides its
+//! documents — the next `seq` and each container's [`ContainerState`]
+//! (checkpoint and line counts). Written in the same atomic commit as the
+//! documents, read back when the index is opened.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::ContainerState;
+
+/// The commit payload.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommitPayload {
+    pub version: u32,
+    /// The seq the next record gets.
+    pub next_seq: u64,
+    /// Per container ID.
+    pub containers: BTreeMap<String, ContainerState>,
+}
+
+impl CommitPayload {
+    pub const VERSION: u32 = 1;
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a payload; `Err` names what is wrong with it.
+    pub fn from_json(text: &str) -> Result<CommitPayload, String> {
+        let payload: CommitPayload =
+            serde_json::from_str(text).map_err(|e| format!("unreadable commit payload: {e}"))?;
+        if payload.version != Self::VERSION {
+            return Err(format!(
+                "commit payload version {} (expected {})",
+                payload.version,
+                Self::VERSION
+            ));
+        }
+        Ok(payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips_and_rejects_garbage() {
+        let mut p = CommitPayload {
+            version: CommitPayload::VERSION,
+            next_seq: 9,
+            ..Default::default()
+        };
+        p.containers.insert("abc".into(), ContainerState::default());
+        assert_eq!(CommitPayload::from_json(&p.to_json()), Ok(p));
+        assert!(CommitPayload::from_json("{").is_err());
+        assert!(
+            CommitPayload::from_json(r#"{"version":99,"next_seq":0,"containers":{}}"#).is_err()
+        );
+    }
+}
