@@ -21,7 +21,11 @@
 //!
 //! # Example
 //!
-//! ```no_run
+//! (It needs the default features, `axum` and `reqwest`; without them it is
+//! shown but not compiled.)
+//!
+#![cfg_attr(all(feature = "axum", feature = "reqwest"), doc = "```no_run")]
+#![cfg_attr(not(all(feature = "axum", feature = "reqwest")), doc = "```ignore")]
 //! use axum::extract::{Path, State};
 //! use axum::{Router, routing::get};
 //! use reqwest_middleware::ClientWithMiddleware;
@@ -93,9 +97,9 @@
 //! so the global subscriber must be built on the registry (every
 //! `tracing_subscriber` subscriber is).
 
-#[cfg(feature = "reqwest")]
 #[cfg(test)]
 mod capture;
+#[cfg(feature = "reqwest")]
 mod client;
 mod context;
 #[cfg(feature = "axum")]

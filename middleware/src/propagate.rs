@@ -10,7 +10,8 @@
 //! [`inject_headers`] is the client-agnostic way to propagate: call it on the
 //! headers of any outgoing request made while serving a request (hyper, a gRPC
 //! client, a queue message) and the callee will join the same request ID and
-//! trace. The reqwest middleware in [`crate::client`] is built on it.
+//! trace. The reqwest middleware (`PropagateRequestId`, feature `reqwest`) is
+//! built on it.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::Context;
