@@ -80,7 +80,7 @@ export function filterBar(params, opts) {
   const f = filtersOf(params);
   const q = el('input', {
     id: 'q', type: 'search', name: 'q', value: f.q || '', autocomplete: 'off', spellcheck: false,
-    placeholder: 'Search: text, "phrase", field:value, AND / OR / NOT   (press / )',
+    placeholder: 'text, "phrase", field:value, AND/OR/NOT  ( / )',
     'aria-label': 'query', 'aria-describedby': 'query-error',
   });
   const error = el('div', { id: 'query-error', class: 'query-error', role: 'alert', hidden: true });
@@ -157,7 +157,7 @@ export function filterBar(params, opts) {
 export function filterChips(f, onApply) {
   const keys = ['container', 'service', 'level', 'stream', 'request_id'].filter((k) => f[k]);
   const box = el('div', { class: 'chips', 'aria-label': 'active filters' });
-  if (!keys.length && !f.q) { box.hidden = true; return box; }
+  if (!keys.length) { box.hidden = true; return box; }
   for (const key of keys) {
     box.appendChild(el('span', { class: 'chip' },
       el('span', { class: 'chip-key' }, key), ' ', f[key],

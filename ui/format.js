@@ -86,7 +86,9 @@ export function hue(name) {
     h ^= name.charCodeAt(i);
     h = Math.imul(h, 16777619);
   }
-  return ((h >>> 0) % 360);
+  // Final avalanche (murmur3's fmix32) so that similar names spread apart.
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  return (h >>> 0) % 360;
 }
 
 export const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];

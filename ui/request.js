@@ -159,6 +159,7 @@ export function mount(root, ctx) {
     const now = Date.now();
     const frag = document.createDocumentFragment();
     for (const r of records) frag.appendChild(renderRow(r, { now }));
+    if (frag.querySelector('.ts[data-dated]')) list.classList.add('has-dates');
     list.append(frag);
     bindRows(list, { onFilter: (key, value) => ctx.navigate(`/search${qs(withFilter({ request_id: id }, key, value))}`) });
     const timelineBox = el('div', { class: 'timeline-box' });

@@ -12,7 +12,7 @@
 // `onFilter(key, value)` decides what a filter means on its page (key is a
 // filter name, or `q` for a clause to append to the query).
 
-import { el, svg, clear } from './el.js';
+import { el, svg, clear, append } from './el.js';
 import * as ansi from './ansi.js';
 import { api } from './api.js';
 import { tsMillis, clock, monthDay, sameLocalDay, hue, levelClass, num } from './format.js';
@@ -46,7 +46,10 @@ function timeCell(ts, now) {
   const ms = tsMillis(ts);
   const cell = el('span', { class: 'ts', title: ts });
   if (Number.isNaN(ms)) { cell.textContent = ts; return cell; }
-  if (!sameLocalDay(ms, now)) cell.appendChild(el('span', { class: 'date' }, monthDay(ms), ' '));
+  if (!sameLocalDay(ms, now)) {
+    cell.appendChild(el('span', { class: 'date' }, monthDay(ms), ' '));
+    cell.dataset.dated = '';
+  }
   cell.appendChild(document.createTextNode(clock(ms)));
   return cell;
 }
@@ -357,12 +360,12 @@ function renderDetail(rec) {
     detail.appendChild(contextView(rec));
   });
   const rid = rec.request_id || rec.trace_id;
-  detail.append(
+  append(detail, [
     el('div', { class: 'actions' },
       ctxButton, copyLine, copyJson,
       rid && el('a', { class: 'btn small', href: `/requests/${encodeURIComponent(rid)}` }, 'open request')),
     obj ? jsonBlock(rec, obj) : fieldsTable(rec),
-    metaTable(rec));
+    metaTable(rec)]);
   return detail;
 }
 

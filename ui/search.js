@@ -131,6 +131,7 @@ export function mount(root, ctx) {
     const now = Date.now();
     const frag = document.createDocumentFragment();
     for (const rec of hits) frag.appendChild(renderRow(rec, { terms, now }));
+    if (frag.querySelector('.ts[data-dated]')) results.classList.add('has-dates');
     results.insertBefore(frag, sentinel);
   }
 
