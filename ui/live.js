@@ -3,13 +3,14 @@
 // It opens /api/live with the URL's filters and `tail=300`, then follows.
 // Records can arrive thousands a second, so they are only queued when they
 // arrive; one requestAnimationFrame callback renders what gathered as one
-// DocumentFragment. The list keeps at most MAX_ROWS rows: older ones are
-// removed from the top (a notice says how many), and while the user reads
-// further up the scroll position is corrected so nothing moves under their
-// eyes. Auto-scroll follows the bottom only while the view is at the bottom;
-// otherwise a "N new lines" button offers to jump back. Pause stops
-// rendering (records keep queueing, bounded the same way). A dropped socket
-// is reopened with backoff, resuming after the last seq seen (api.js).
+// DocumentFragment. The list keeps at most MAX_ROWS rows: at the bottom the
+// oldest are removed from the top (a notice says how many). Auto-scroll
+// follows the bottom only while the view is at the bottom; when the user has
+// scrolled up, nothing above them is ever removed: rows are added below until
+// the list is full, then new records wait (bounded; what overflows becomes a
+// gap row) and a "N new lines" button offers to jump back. Pause stops
+// rendering the same way. A dropped socket is reopened with backoff,
+// resuming after the last seq seen (api.js).
 
 import { el } from './el.js';
 import { openLive, qs } from './api.js';
@@ -27,6 +28,8 @@ export function mount(root, ctx) {
   const bar = filterBar(ctx.params, { onApply: apply, submitLabel: 'Apply' });
 
   const status = el('span', { id: 'status', class: 'status', dataset: { state: 'connecting' } }, 'connecting');
+  const statusWrap = el('span', { class: 'status-wrap', dataset: { state: 'connecting' } },
+    el('span', { class: 'dot', 'aria-hidden': 'true' }), status);
   const statusDetail = el('span', { id: 'status-detail', class: 'muted status-detail' });
   const pauseButton = el('button', { id: 'pause', type: 'button', class: 'btn', 'aria-pressed': 'false' }, 'Pause');
   const clearButton = el('button', { type: 'button', class: 'btn', title: 'remove every line from the view' }, 'Clear');
@@ -41,7 +44,7 @@ export function mount(root, ctx) {
   const section = el('section', { id: 'live', class: 'page page-fill' },
     bar.form,
     el('div', { class: 'toolbar' },
-      el('span', { class: 'status-wrap' }, el('span', { class: 'dot', 'aria-hidden': 'true' }), status),
+      statusWrap,
       statusDetail,
       el('span', { class: 'spacer' }),
       trimmedNote, counts, pauseButton, clearButton),
@@ -70,6 +73,7 @@ export function mount(root, ctx) {
     const shownState = paused && state === 'live' ? 'paused' : state;
     status.textContent = shownState;
     status.dataset.state = shownState;
+    statusWrap.dataset.state = shownState;
     if (detail !== undefined) statusDetail.textContent = detail || '';
     else if (state === 'live') statusDetail.textContent = '';
   }
@@ -87,24 +91,49 @@ export function mount(root, ctx) {
     if (!paused && !frame) frame = requestAnimationFrame(flush);
   }
 
+  // Records that could not wait in the queue (paused, reading, or a hidden
+  // tab for too long): shown as one gap row when rendering resumes.
+  let skipped = 0;
+
   function enqueue(item) {
     queue.push(item);
     if (queue.length > MAX_ROWS * 1.2) {
-      // Only the newest MAX_ROWS could stay in the view anyway.
+      // Only the newest MAX_ROWS could be shown anyway.
       const drop = queue.length - MAX_ROWS;
+      for (const it of queue.slice(0, drop)) skipped += it.gap !== undefined ? it.gap : 1;
       queue = queue.slice(drop);
-      trimmed += drop;
     }
+    if (!atBottom) showUnseen();
     schedule();
+  }
+
+  function showUnseen() {
+    const n = unseen + queue.reduce((c, it) => c + (it.gap === undefined ? 1 : 0), 0) + skipped;
+    newLines.hidden = n === 0;
+    newLines.textContent = `↓ ${num(n)} new line${n === 1 ? '' : 's'}`;
   }
 
   function flush() {
     frame = 0;
     if (paused || !queue.length) return;
-    const items = queue;
-    queue = [];
+    let items;
+    if (atBottom) {
+      items = queue;
+      queue = [];
+    } else {
+      // The reader is further up: add below while there is room, never
+      // remove rows above them; the rest waits for the jump back down.
+      const room = MAX_ROWS - list.childElementCount;
+      if (room <= 0) { showUnseen(); return; }
+      items = queue.slice(0, room);
+      queue = queue.slice(room);
+    }
     const now = Date.now();
     const frag = document.createDocumentFragment();
+    if (skipped) {
+      frag.appendChild(gapRow(skipped, 'not shown while the view was paused or scrolled up; search has them'));
+      skipped = 0;
+    }
     let added = 0;
     for (const item of items) {
       if (item.gap !== undefined) frag.appendChild(gapRow(item.gap));
@@ -113,34 +142,33 @@ export function mount(root, ctx) {
     empty.hidden = true;
     list.appendChild(frag);
     shown += added;
-    // Cap the DOM: remove the oldest rows, keeping the reader's place.
-    const excess = list.childElementCount - MAX_ROWS;
-    if (excess > 0) {
-      const anchor = atBottom ? null : list.children[excess];
-      const before = anchor ? anchor.offsetTop : 0;
+    if (atBottom) {
+      // Cap the DOM: the oldest rows go (the reader is at the bottom).
+      const excess = list.childElementCount - MAX_ROWS;
       let removedRows = 0;
       for (let i = 0; i < excess; i += 1) {
         const first = list.firstElementChild;
         if (first.classList.contains('row')) removedRows += 1;
-        if (first.classList.contains('selected')) first.classList.remove('selected');
         first.remove();
       }
       shown -= removedRows;
       trimmed += removedRows;
-      if (anchor) list.scrollTop -= before - anchor.offsetTop;
-    }
-    if (atBottom) list.scrollTop = list.scrollHeight;
-    else {
+      list.scrollTop = list.scrollHeight;
+    } else {
       unseen += added;
-      newLines.hidden = unseen === 0;
-      newLines.textContent = `↓ ${num(unseen)} new line${unseen === 1 ? '' : 's'}`;
+      showUnseen();
     }
     updateCounts();
   }
 
   list.addEventListener('scroll', () => {
+    const was = atBottom;
     atBottom = list.scrollHeight - list.scrollTop - list.clientHeight <= BOTTOM_SLACK;
-    if (atBottom && unseen) { unseen = 0; newLines.hidden = true; }
+    if (atBottom && !was) {
+      unseen = 0;
+      newLines.hidden = true;
+      schedule();
+    }
   }, { passive: true });
 
   newLines.addEventListener('click', () => {
@@ -148,6 +176,7 @@ export function mount(root, ctx) {
     unseen = 0;
     newLines.hidden = true;
     list.scrollTop = list.scrollHeight;
+    schedule();
   });
 
   function setPaused(p) {

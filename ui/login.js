@@ -25,6 +25,8 @@ export function mount(root, ctx) {
   const form = el('form', { id: 'login', class: 'login-form', method: 'post', action: '/api/login' },
     el('h1', null, 'Wakeline'),
     el('p', { class: 'muted' }, 'This collector needs its access token (the --auth-token it was started with).'),
+    // A username field lets password managers file the token; there is no user name.
+    el('input', { type: 'text', name: 'username', autocomplete: 'username', value: 'wakeline', hidden: true, tabIndex: -1, 'aria-hidden': 'true' }),
     el('label', { htmlFor: 'token' }, 'Access token'),
     token, error, submit);
   form.addEventListener('submit', async (event) => {

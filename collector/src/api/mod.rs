@@ -11,6 +11,8 @@ mod health;
 mod live;
 pub mod params;
 mod search;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

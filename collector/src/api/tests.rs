@@ -1,0 +1,608 @@
+//! The router driven in process (`tower::ServiceExt::oneshot`, no socket):
+//! real handlers over a real index in a temporary directory, a real hub,
+//! ledger, registry and metrics. What these check does not need Docker, so
+//! it is checked here in milliseconds; the end-to-end tests in `tests/`
+//! drive the real binary against the real engine.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tower::ServiceExt as _;
+
+use super::{AUTH_COOKIE, AppState, app};
+use crate::checkpoint::ContainerState;
+use crate::index::testing::{index_with, record};
+use crate::ledger::Ledger;
+use crate::live::{DEFAULT_RING, LiveHub};
+use crate::metrics::Metrics;
+use crate::record::{ContainerMeta, Record};
+use crate::source::registry::Registry;
+
+/// A collector's state without Docker: what the handlers read.
+struct Fixture {
+    state: AppState,
+    _dir: TempDir,
+    _shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Fixture {
+    fn new(records: &[Record]) -> Fixture {
+        let (dir, index) = index_with(records);
+        let metrics = Metrics::new();
+        metrics.docker_up.store(true, Ordering::Relaxed);
+        let (shutdown, receiver) = tokio::sync::watch::channel(false);
+        let state = AppState {
+            index: Arc::new(index),
+            hub: Arc::new(LiveHub::new(DEFAULT_RING, 0)),
+            ledger: Arc::new(Ledger::default()),
+            registry: Arc::new(Registry::default()),
+            metrics: Arc::new(metrics),
+            auth_token: None,
+            allowed_origins: Arc::from([]),
+            loopback_only: true,
+            shutdown: receiver,
+        };
+        Fixture {
+            state,
+            _dir: dir,
+            _shutdown: shutdown,
+        }
+    }
+
+    fn empty() -> Fixture {
+        Fixture::new(&[])
+    }
+
+    /// Sends one request through a fresh router; status, content type, body.
+    async fn send(&self, request: Request<Body>) -> (StatusCode, String, String) {
+        let response = app(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("the router's error type is Infallible");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("read the response body");
+        let body = String::from_utf8(bytes.to_vec()).expect("a UTF-8 body");
+        (status, content_type, body)
+    }
+
+    /// GET `uri` with the given headers; status and the body as JSON.
+    async fn get_with(
+        &self,
+        uri: &str,
+        headers: &[(header::HeaderName, &str)],
+    ) -> (StatusCode, Value) {
+        let mut request = Request::get(uri);
+        for (name, value) in headers {
+            request = request.header(name, *value);
+        }
+        let request = request.body(Body::empty()).expect("a valid request");
+        let (status, content_type, body) = self.send(request).await;
+        let json = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("GET {uri}: {status}, not JSON ({e}): {body:?}"));
+        assert_eq!(content_type, "application/json", "GET {uri}: {body}");
+        (status, json)
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.get_with(uri, &[]).await
+    }
+}
+
+/// Asserts an API error: this status, this `error`, and a `detail` that
+/// contains `detail_has`.
+fn assert_error(got: &(StatusCode, Value), status: StatusCode, error: &str, detail_has: &str) {
+    let (got_status, body) = got;
+    assert_eq!(*got_status, status, "{body}");
+    assert_eq!(body["error"], error, "{body}");
+    let detail = body["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no detail string: {body}"));
+    assert!(
+        detail.contains(detail_has),
+        "detail {detail:?} should mention {detail_has:?}"
+    );
+    assert_eq!(
+        body.as_object().map(|o| o.len()),
+        Some(2),
+        "only error and detail: {body}"
+    );
+}
+
+fn seqs(records: &Value) -> Vec<u64> {
+    records
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list of records: {records}"))
+        .iter()
+        .map(|r| r["seq"].as_u64().expect("every record has a seq"))
+        .collect()
+}
+
+// ---- auth ----
+
+fn with_token(fixture: Fixture) -> Fixture {
+    let mut fixture = fixture;
+    fixture.state.auth_token = Some(Arc::from("s3cret"));
+    fixture
+}
+
+#[tokio::test]
+async fn with_a_token_the_bearer_header_or_the_cookie_pass() {
+    let fixture = with_token(Fixture::empty());
+    for path in ["/api/containers", "/api/search?limit=0", "/api/requests/r1"] {
+        let (status, body) = fixture
+            .get_with(path, &[(header::AUTHORIZATION, "Bearer s3cret")])
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{path} with the bearer token: {body}"
+        );
+        let cookie = format!("theme=dark; {AUTH_COOKIE}=s3cret");
+        let (status, body) = fixture
+            .get_with(path, &[(header::COOKIE, cookie.as_str())])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{path} with the cookie: {body}");
+    }
+}
+
+#[tokio::test]
+async fn with_a_token_a_wrong_or_missing_one_is_a_401_json() {
+    let fixture = with_token(Fixture::empty());
+    for path in [
+        "/api/containers",
+        "/api/search",
+        "/api/requests/r1",
+        "/api/live",
+        "/metrics",
+    ] {
+        let missing = fixture.get(path).await;
+        assert_error(&missing, StatusCode::UNAUTHORIZED, "unauthorized", "Bearer");
+        let wrong = fixture
+            .get_with(path, &[(header::AUTHORIZATION, "Bearer s3cres")])
+            .await;
+        assert_error(&wrong, StatusCode::UNAUTHORIZED, "unauthorized", "Bearer");
+        let longer = fixture
+            .get_with(path, &[(header::AUTHORIZATION, "Bearer s3cret2")])
+            .await;
+        assert_error(&longer, StatusCode::UNAUTHORIZED, "unauthorized", "Bearer");
+        let cookie = format!("{AUTH_COOKIE}=nope");
+        let bad_cookie = fixture
+            .get_with(path, &[(header::COOKIE, cookie.as_str())])
+            .await;
+        assert_error(
+            &bad_cookie,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Bearer",
+        );
+        // The token's value under another cookie name is not the token.
+        let other_cookie = fixture
+            .get_with(path, &[(header::COOKIE, "token=s3cret")])
+            .await;
+        assert_error(
+            &other_cookie,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Bearer",
+        );
+    }
+}
+
+#[tokio::test]
+async fn healthz_needs_no_token() {
+    let fixture = with_token(Fixture::empty());
+    let (status, body) = fixture.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ok");
+}
+
+// ---- the live feed's Origin check ----
+
+/// GET /api/live as a browser would (no upgrade: the handler answers after
+/// the Origin check, so a 400 "websocket required" means the check passed).
+async fn live_handshake(fixture: &Fixture, origin: &str, host: &str) -> (StatusCode, Value) {
+    fixture
+        .get_with(
+            "/api/live",
+            &[(header::ORIGIN, origin), (header::HOST, host)],
+        )
+        .await
+}
+
+fn assert_origin_passed(got: &(StatusCode, Value)) {
+    assert_error(got, StatusCode::BAD_REQUEST, "websocket required", "");
+}
+
+#[tokio::test]
+async fn live_refuses_a_foreign_origin() {
+    let fixture = Fixture::empty();
+    let got = live_handshake(&fixture, "http://evil.example", "127.0.0.1:7070").await;
+    assert_error(&got, StatusCode::FORBIDDEN, "forbidden", "evil.example");
+    // Same host name, another port: another origin.
+    let got = live_handshake(&fixture, "http://127.0.0.1:8080", "127.0.0.1:7070").await;
+    assert_error(&got, StatusCode::FORBIDDEN, "forbidden", "127.0.0.1:8080");
+}
+
+#[tokio::test]
+async fn live_accepts_its_own_origin_by_a_loopback_name() {
+    let fixture = Fixture::empty();
+    for host in [
+        "127.0.0.1:7070",
+        "localhost:7070",
+        "[::1]:7070",
+        "127.0.0.2:7070",
+    ] {
+        let got = live_handshake(&fixture, &format!("http://{host}"), host).await;
+        assert_origin_passed(&got);
+    }
+    // A trailing slash on the Origin is the same origin.
+    let got = live_handshake(&fixture, "http://localhost:7070/", "localhost:7070").await;
+    assert_origin_passed(&got);
+    // No Origin: not a browser, nothing to check.
+    let (status, body) = fixture.get("/api/live").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "websocket required");
+}
+
+#[tokio::test]
+async fn live_on_loopback_refuses_its_own_origin_by_a_foreign_name() {
+    // DNS rebinding: evil.example resolves to 127.0.0.1, so the browser sees
+    // a same-origin page; only the name gives it away.
+    let mut fixture = Fixture::empty();
+    let got = live_handshake(&fixture, "http://evil.example:7070", "evil.example:7070").await;
+    assert_error(
+        &got,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "evil.example:7070",
+    );
+    // Serving beyond loopback, a same-origin page by any name is ours.
+    fixture.state.loopback_only = false;
+    let got = live_handshake(&fixture, "http://logs.example:7070", "logs.example:7070").await;
+    assert_origin_passed(&got);
+    let got = live_handshake(&fixture, "http://evil.example", "logs.example:7070").await;
+    assert_error(&got, StatusCode::FORBIDDEN, "forbidden", "evil.example");
+}
+
+#[tokio::test]
+async fn allowed_origins_let_a_listed_origin_in() {
+    let mut fixture = Fixture::empty();
+    fixture.state.allowed_origins = Arc::from(["https://ui.example:3000/".to_owned()]);
+    let got = live_handshake(&fixture, "https://ui.example:3000", "127.0.0.1:7070").await;
+    assert_origin_passed(&got);
+    let got = live_handshake(&fixture, "http://ui.example:3000", "127.0.0.1:7070").await;
+    assert_error(
+        &got,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "http://ui.example:3000",
+    );
+}
+
+#[tokio::test]
+async fn live_checks_auth_before_origin_and_parameters_after_it() {
+    let fixture = with_token(Fixture::empty());
+    let cookie = format!("{AUTH_COOKIE}=s3cret");
+    // With the UI's cookie, a same-origin handshake passes auth and origin.
+    let got = fixture
+        .get_with(
+            "/api/live",
+            &[
+                (header::COOKIE, cookie.as_str()),
+                (header::ORIGIN, "http://localhost:7070"),
+                (header::HOST, "localhost:7070"),
+            ],
+        )
+        .await;
+    assert_origin_passed(&got);
+    let got = fixture
+        .get_with(
+            "/api/live?tail=many",
+            &[(header::AUTHORIZATION, "Bearer s3cret")],
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "invalid tail", "many");
+}
+
+// ---- errors ----
+
+#[tokio::test]
+async fn an_unknown_route_is_a_404_json() {
+    let fixture = Fixture::empty();
+    for path in ["/nope", "/api", "/api/search/extra", "/api/requests"] {
+        let got = fixture.get(path).await;
+        assert_error(&got, StatusCode::NOT_FOUND, "not found", "no such route");
+    }
+}
+
+#[tokio::test]
+async fn each_bad_search_parameter_is_a_400_that_says_what_is_wrong() {
+    let fixture = Fixture::new(&[record(1, 1, "web", "hello")]);
+    let long_q = format!("q={}", "a".repeat(5000));
+    let cases: &[(&str, &str, &str)] = &[
+        ("limit=abc", "invalid limit", "\"abc\""),
+        ("limit=-1", "invalid limit", "\"-1\""),
+        ("limit=10001", "invalid limit", "0 to 10000"),
+        ("order=sideways", "invalid order", "\"sideways\""),
+        ("since=yesterday-ish", "invalid time", "since"),
+        ("until=soon", "invalid time", "until"),
+        (
+            "since=1m&until=2h",
+            "invalid time range",
+            "since is after until",
+        ),
+        ("cursor=zzz", "invalid cursor", "next_cursor"),
+        ("stream=stdin", "invalid stream", "\"stdin\""),
+        (
+            "level=abcdefghijklmnopqrstuvwxyz",
+            "invalid level",
+            "abcdefghijklmnopqrstuvwxyz",
+        ),
+        ("nope=1", "unknown parameter", "\"nope\""),
+        ("tail=5", "unknown parameter", "\"tail\""),
+        ("q=message:(", "invalid query", ""),
+        (&long_q, "invalid query", "5000 bytes"),
+        ("request_id=a%01b", "invalid request id", "printable"),
+    ];
+    for (query, error, detail) in cases {
+        let got = fixture.get(&format!("/api/search?{query}")).await;
+        assert_error(&got, StatusCode::BAD_REQUEST, error, detail);
+    }
+}
+
+#[tokio::test]
+async fn a_bad_request_id_in_the_path_is_a_400() {
+    let fixture = Fixture::empty();
+    let too_long = "r".repeat(300);
+    for id in ["a%01b", "tab%09here", "nl%0A", too_long.as_str()] {
+        let got = fixture.get(&format!("/api/requests/{id}")).await;
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "invalid request id",
+            "printable",
+        );
+    }
+}
+
+// ---- search and requests ----
+
+fn five_records() -> Vec<Record> {
+    vec![
+        record(1, 10, "web", "INFO one request_id=r1"),
+        record(2, 20, "api", "WARN two request_id=r1"),
+        record(3, 20, "api", "ERROR three request_id=r1"),
+        record(4, 30, "web", "INFO four"),
+        record(5, 40, "db", "DEBUG five request_id=r2"),
+    ]
+}
+
+#[tokio::test]
+async fn search_returns_records_in_order_and_pages_with_the_cursor() {
+    let fixture = Fixture::new(&five_records());
+
+    let (status, body) = fixture.get("/api/search").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        seqs(&body["hits"]),
+        [5, 4, 3, 2, 1],
+        "newest first by default"
+    );
+    assert_eq!(body["total"], 5);
+    assert_eq!(body["next_cursor"], Value::Null);
+    assert!(body["took_ms"].is_u64(), "{body}");
+    let first = &body["hits"][4];
+    assert_eq!(first["message"], "INFO one request_id=r1");
+    assert_eq!(first["container"], "web");
+    assert_eq!(first["level"], "info");
+    assert_eq!(first["request_id"], "r1");
+    assert_eq!(first["stream"], "stdout");
+    assert_eq!(first["ts"], "1970-01-01T00:00:00.000000010Z");
+
+    let mut pages = Vec::new();
+    let mut uri = "/api/search?order=asc&limit=2".to_owned();
+    loop {
+        let (status, body) = fixture.get(&uri).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["total"], 5, "total is every match, not the page");
+        pages.push(seqs(&body["hits"]));
+        let Some(cursor) = body["next_cursor"].as_str() else {
+            break;
+        };
+        uri = format!("/api/search?order=asc&limit=2&cursor={cursor}");
+        assert!(pages.len() < 10, "paging does not end: {pages:?}");
+    }
+    assert_eq!(pages, [vec![1, 2], vec![3, 4], vec![5]]);
+
+    let (_, body) = fixture.get("/api/search?container=api,db&limit=0").await;
+    assert_eq!(body["hits"], json!([]));
+    assert_eq!(body["total"], 3);
+    let (_, body) = fixture
+        .get("/api/search?level=WARNING,error&order=asc")
+        .await;
+    assert_eq!(seqs(&body["hits"]), [2, 3]);
+    let (_, body) = fixture.get("/api/search?q=four").await;
+    assert_eq!(seqs(&body["hits"]), [4]);
+}
+
+#[tokio::test]
+async fn a_request_comes_back_oldest_first_with_a_summary_per_service() {
+    let fixture = Fixture::new(&five_records());
+    let (status, body) = fixture.get("/api/requests/r1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["request_id"], "r1");
+    assert_eq!(seqs(&body["records"]), [1, 2, 3]);
+    assert_eq!(body["total"], 3);
+    assert_eq!(
+        body["services"],
+        json!([
+            {"service": "web", "container": "web", "lines": 1, "max_level": "info",
+             "first_ts": "1970-01-01T00:00:00.000000010Z",
+             "last_ts": "1970-01-01T00:00:00.000000010Z"},
+            {"service": "api", "container": "api", "lines": 2, "max_level": "error",
+             "first_ts": "1970-01-01T00:00:00.000000020Z",
+             "last_ts": "1970-01-01T00:00:00.000000020Z"},
+        ])
+    );
+
+    let (status, body) = fixture.get("/api/requests/unknown-id").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["records"], json!([]));
+    assert_eq!(body["services"], json!([]));
+    assert_eq!(body["total"], 0);
+}
+
+// ---- containers ----
+
+fn meta(id: &str, name: &str) -> ContainerMeta {
+    ContainerMeta {
+        host: "h".into(),
+        id: id.into(),
+        name: name.into(),
+        image: format!("{name}:latest"),
+        service: Some(name.into()),
+        project: Some("shop".into()),
+    }
+}
+
+fn ledger_entry(meta: &ContainerMeta, stamps: &[i64]) -> ContainerState {
+    let mut state = ContainerState::default();
+    for ts in stamps {
+        state.take(*ts, meta);
+    }
+    state
+}
+
+#[tokio::test]
+async fn containers_merge_the_registry_with_the_ledger() {
+    let mut fixture = Fixture::empty();
+    // In the index: "users" (renamed since: the registry's name wins) and
+    // "gone" (removed before this run: only the ledger knows it).
+    fixture.state.ledger = Arc::new(Ledger::new(BTreeMap::from([
+        (
+            "c1".to_owned(),
+            ledger_entry(
+                &meta("c1", "users-old"),
+                &[3_000_000_000, 1_000_000_000, 2_000_000_000],
+            ),
+        ),
+        (
+            "c2".to_owned(),
+            ledger_entry(&meta("c2", "gone"), &[5_000_000_000, 6_000_000_000]),
+        ),
+    ])));
+    let registry = Registry::default();
+    let (users, _) = registry.get_or_insert("c1", || meta("c1", "users"));
+    users.update(|s| {
+        s.state = "running".into();
+        s.read_from = "file";
+    });
+    // Running but unreadable, with no line indexed.
+    let (quiet, _) = registry.get_or_insert("c3", || meta("c3", "quiet"));
+    quiet.update(|s| {
+        s.state = "exited".into();
+        s.error = Some("log driver none has no logs API".into());
+    });
+    fixture.state.registry = Arc::new(registry);
+
+    let (status, body) = fixture.get("/api/containers").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"containers": [
+            {"id": "c1", "name": "users", "image": "users:latest", "service": "users",
+             "project": "shop", "state": "running", "tty": false, "read_from": "file",
+             "error": null, "lines": 3,
+             "first_ts": "1970-01-01T00:00:01.000000000Z",
+             "last_ts": "1970-01-01T00:00:03.000000000Z"},
+            {"id": "c2", "name": "gone", "image": "gone:latest", "service": "gone",
+             "project": "shop", "state": "removed", "tty": null, "read_from": null,
+             "error": null, "lines": 2,
+             "first_ts": "1970-01-01T00:00:05.000000000Z",
+             "last_ts": "1970-01-01T00:00:06.000000000Z"},
+            {"id": "c3", "name": "quiet", "image": "quiet:latest", "service": "quiet",
+             "project": "shop", "state": "exited", "tty": false, "read_from": null,
+             "error": "log driver none has no logs API", "lines": 0,
+             "first_ts": null, "last_ts": null},
+        ]})
+    );
+}
+
+// ---- health ----
+
+#[tokio::test]
+async fn healthz_is_ok_when_docker_and_the_index_are() {
+    let fixture = Fixture::new(&five_records());
+    let (status, body) = fixture.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "status": "ok",
+            "docker": {"ok": true},
+            "index": {"ok": true, "records": 5, "error": null},
+            "unreadable_containers": [],
+        })
+    );
+}
+
+#[tokio::test]
+async fn healthz_is_503_degraded_and_names_the_part_that_is_down() {
+    let fixture = Fixture::empty();
+    fixture
+        .state
+        .metrics
+        .docker_up
+        .store(false, Ordering::Relaxed);
+    let (status, body) = fixture.get("/healthz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["docker"], json!({"ok": false}));
+    assert_eq!(body["index"]["ok"], true);
+
+    fixture
+        .state
+        .metrics
+        .docker_up
+        .store(true, Ordering::Relaxed);
+    fixture
+        .state
+        .metrics
+        .index_ok
+        .store(false, Ordering::Relaxed);
+    let (status, body) = fixture.get("/healthz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["docker"], json!({"ok": true}));
+    assert_eq!(body["index"]["ok"], false);
+}
+
+#[tokio::test]
+async fn healthz_lists_unreadable_containers() {
+    let mut fixture = Fixture::empty();
+    let registry = Registry::default();
+    registry.get_or_insert("c1", || meta("c1", "fine"));
+    let (broken, _) = registry.get_or_insert("c2", || meta("c2", "silent"));
+    broken.update(|s| s.error = Some("log driver none has no logs API".into()));
+    fixture.state.registry = Arc::new(registry);
+    let (status, body) = fixture.get("/healthz").await;
+    // An unreadable container does not make the collector unusable.
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["unreadable_containers"],
+        json!([{"id": "c2", "name": "silent", "error": "log driver none has no logs API"}])
+    );
+}
