@@ -153,7 +153,7 @@ export function mount(root, ctx) {
       }
       shown -= removedRows;
       trimmed += removedRows;
-      list.scrollTop = list.scrollHeight;
+      toBottom();
     } else {
       unseen += added;
       showUnseen();
@@ -161,7 +161,16 @@ export function mount(root, ctx) {
     updateCounts();
   }
 
+  // The scroll position this page set itself: its scroll event is not the
+  // user leaving the bottom, even if rows were added meanwhile.
+  let ownTop = -1;
+  function toBottom() {
+    list.scrollTop = list.scrollHeight;
+    ownTop = list.scrollTop;
+  }
+
   list.addEventListener('scroll', () => {
+    if (list.scrollTop === ownTop) return;
     const was = atBottom;
     atBottom = list.scrollHeight - list.scrollTop - list.clientHeight <= BOTTOM_SLACK;
     if (atBottom && !was) {
@@ -175,7 +184,7 @@ export function mount(root, ctx) {
     atBottom = true;
     unseen = 0;
     newLines.hidden = true;
-    list.scrollTop = list.scrollHeight;
+    toBottom();
     schedule();
   });
 

@@ -105,7 +105,7 @@ function timeline(container, data, onPick) {
 
 function summaryTable(data) {
   const t0 = Math.min(...data.services.map((s) => tsMillis(s.first_ts)));
-  return el('table', { class: 'services data' },
+  return el('div', { class: 'table-wrap' }, el('table', { class: 'services data' },
     el('caption', { class: 'sr-only' }, 'services this request touched'),
     el('thead', null, el('tr', null,
       ['service', 'container', 'lines', 'max level', 'first', 'last', 'busy'].map((h) => el('th', { scope: 'col', class: `col-${h.replace(' ', '-')}` }, h)))),
@@ -120,10 +120,10 @@ function summaryTable(data) {
         cname,
         el('td', { class: 'num' }, num(s.lines ?? 0)),
         el('td', null, s.max_level ? el('span', { class: ['level', levelClass(s.max_level)] }, s.max_level.toUpperCase()) : el('span', { class: 'muted' }, '—')),
-        el('td', { class: 'mono', title: s.first_ts }, `+${duration(first - t0)}`),
-        el('td', { class: 'mono', title: s.last_ts }, `+${duration(last - t0)}`),
+        el('td', { class: 'mono col-first', title: s.first_ts }, `+${duration(first - t0)}`),
+        el('td', { class: 'mono col-last', title: s.last_ts }, `+${duration(last - t0)}`),
         el('td', { class: 'mono' }, duration(last - first)));
-    })));
+    }))));
 }
 
 export function mount(root, ctx) {
