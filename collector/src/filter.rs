@@ -168,7 +168,10 @@ fn compile(ast: UserInputAst) -> Result<Node, SearchError> {
             },
             UserInputLeaf::Exists { field } => match target(Some(&field))? {
                 // As in search: only fast fields can answer "has a value".
-                target @ (Target::Json(_) | Target::Ts | Target::Seq) => Node::Exists(target),
+                target
+                @ (Target::Json(_) | Target::Ts | Target::Seq | Target::Raw(name::LEVEL)) => {
+                    Node::Exists(target)
+                }
                 _ => {
                     return Err(SearchError::BadQuery(format!(
                         "Field {field} is not a fast field; {field}:* is not supported"

@@ -45,4 +45,7 @@ pub struct SearchParams {
     pub ascending: bool,
     /// Only records with seq ≤ this (the live tail's seam).
     pub max_seq: Option<u64>,
+    /// Only records with seq > this (a follow's seam: what a search's
+    /// snapshot did not hold).
+    pub after_seq: Option<u64>,
 }

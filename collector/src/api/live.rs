@@ -1,11 +1,13 @@
 //! `GET /api/live`: the live feed over WebSocket.
 //!
-//! A client names filters (as in search) and optionally `tail=N`. It first
-//! gets the last N matching records — from the index up to the hub's
-//! committed watermark, then from the hub's not-yet-committed records — and
-//! then every new matching record as it is parsed. The subscription and the
-//! snapshot are taken under one lock in the hub, so there is no gap and no
-//! duplicate at either seam.
+//! A client names filters (as in search) and optionally `tail=N` or
+//! `after_seq=S`. It first gets the last N matching records, or every
+//! matching record numbered above S (a search's `watermark`: the UI's
+//! "follow" turns a search into a live view this way) — from the index up to
+//! the hub's committed watermark, then from the hub's not-yet-committed
+//! records — and then every new matching record as it is parsed. The
+//! subscription and the snapshot are taken under one lock in the hub, so
+//! there is no gap and no duplicate at either seam.
 //!
 //! A client that reads slower than records arrive falls behind in the hub's
 //! fixed ring; when it reads again it skips ahead and is sent
@@ -31,11 +33,11 @@ use serde_json::json;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::error::ApiError;
-use super::params::live_params;
+use super::params::{Backfill, live_params};
 use super::{AppState, blocking};
 use crate::filter::RecordFilter;
 use crate::live::{LiveRecord, Subscription};
-use crate::query::SearchParams;
+use crate::query::{MAX_LIMIT, SearchParams};
 
 /// Keepalive: a ping this often.
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -55,19 +57,19 @@ pub async fn live(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     check_origin(&headers, &state)?;
-    let (params, tail) = live_params(raw.as_deref())?;
+    let (params, start) = live_params(raw.as_deref())?;
     let filter = RecordFilter::new(&state.index, params.clone())?;
     let upgrade = upgrade
         .map_err(|e| ApiError::bad("websocket required", e.body_text()))?
         .read_buffer_size(READ_BUFFER)
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING);
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, state, params, filter, tail)))
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, state, params, filter, start)))
 }
 
 /// Same-origin check, plus DNS-rebinding protection when serving on loopback:
 /// the browser must have reached us by a loopback name.
-fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
+pub(super) fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         // Not a browser (browsers always send Origin on WebSocket handshakes).
         return Ok(());
@@ -112,7 +114,7 @@ async fn serve(
     state: AppState,
     params: SearchParams,
     mut filter: RecordFilter,
-    tail: usize,
+    start: Backfill,
 ) {
     state.hub.stats.clients.fetch_add(1, Ordering::Relaxed);
     let _guard = ClientGuard(state.clone());
@@ -121,9 +123,9 @@ async fn serve(
         pending,
         committed_seq,
     } = state.hub.subscribe();
-    if tail > 0 {
+    if start != Backfill::None {
         let backfill =
-            match backfill(&state, params, &mut filter, pending, committed_seq, tail).await {
+            match backfill(&state, params, &mut filter, pending, committed_seq, start).await {
                 Ok(records) => records,
                 Err(e) => {
                     let _ = send_text(
@@ -134,6 +136,17 @@ async fn serve(
                     return;
                 }
             };
+        let (dropped, backfill) = backfill;
+        if dropped > 0
+            && send_text(
+                &mut socket,
+                json!({"type": "gap", "dropped": dropped}).to_string(),
+            )
+            .await
+            .is_err()
+        {
+            return;
+        }
         let sent = backfill.len() as u64;
         for record in backfill {
             if feed_record(&mut socket, &record).await.is_err() {
@@ -211,33 +224,50 @@ async fn serve(
     let _ = socket.send(Message::Close(None)).await;
 }
 
-/// The last `tail` matching records before the live stream, oldest first:
-/// the index up to the committed watermark, then the pending records.
+/// What comes before the live stream, oldest first: the index up to the
+/// committed watermark, then the pending records. With `after_seq`, more
+/// than [`MAX_LIMIT`] records are cut to the newest, and the first number
+/// returned says how many were left out (sent as a gap notice).
 async fn backfill(
     state: &AppState,
     params: SearchParams,
     filter: &mut RecordFilter,
     pending: Vec<Arc<LiveRecord>>,
     committed_seq: u64,
-    tail: usize,
-) -> Result<Vec<Arc<LiveRecord>>, ApiError> {
-    let recent: Vec<Arc<LiveRecord>> = pending.into_iter().filter(|r| filter.matches(r)).collect();
+    start: Backfill,
+) -> Result<(u64, Vec<Arc<LiveRecord>>), ApiError> {
+    let (tail, after_seq) = match start {
+        Backfill::None => return Ok((0, Vec::new())),
+        Backfill::Tail(n) => (n, None),
+        Backfill::AfterSeq(seq) => (MAX_LIMIT, Some(seq)),
+    };
+    let recent: Vec<Arc<LiveRecord>> = pending
+        .into_iter()
+        .filter(|r| after_seq.is_none_or(|after| r.seq > after) && filter.matches(r))
+        .collect();
     let from_index = tail.saturating_sub(recent.len());
-    let mut records: Vec<Arc<LiveRecord>> = Vec::with_capacity(tail);
-    if from_index > 0 {
+    let mut records: Vec<Arc<LiveRecord>> = Vec::with_capacity(tail.min(1024));
+    let mut dropped = 0;
+    let index_has_more = after_seq.is_none_or(|after| after < committed_seq);
+    if index_has_more && (from_index > 0 || after_seq.is_some()) {
         let index = Arc::clone(&state.index);
         let query = SearchParams {
             limit: from_index,
             ascending: false,
             max_seq: Some(committed_seq),
+            after_seq,
             ..params
         };
         let page = blocking(move || Ok(index.search(&query)?)).await?;
+        if after_seq.is_some() {
+            dropped = (page.total - page.hits.len()) as u64;
+        }
         records.extend(page.hits.into_iter().rev().map(LiveRecord::new));
     }
     let skip = recent.len().saturating_sub(tail);
+    dropped += skip as u64 * u64::from(after_seq.is_some());
     records.extend(recent.into_iter().skip(skip));
-    Ok(records)
+    Ok((dropped, records))
 }
 
 /// Queues a record's frame, serialized once and shared by every client.

@@ -5,23 +5,27 @@
 //! run on the blocking pool: a search must not stall the runtime that also
 //! reads Docker's streams.
 
+mod auth;
 mod containers;
 pub mod error;
+mod export;
 mod health;
 mod live;
 pub mod params;
 mod search;
 #[cfg(test)]
 mod tests;
+pub mod ui;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::header;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::response::Response;
+use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
 
 use crate::index::LogIndex;
 use crate::ledger::Ledger;
@@ -50,17 +54,48 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
+/// The Content-Security-Policy of every response: the UI's own files only,
+/// no inline script or style, no framing, no other origin.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+    base-uri 'none'; form-action 'self'";
+
 /// The router with every route.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let token = middleware::from_fn_with_state(state.clone(), auth::require_token);
+    // With a token configured, these need it.
+    let guarded = Router::new()
         .route("/api/search", get(search::search))
+        .route("/api/histogram", get(search::histogram))
+        .route("/api/context/{seq}", get(search::context))
         .route("/api/requests/{id}", get(search::request))
+        .route("/api/export", get(export::export))
         .route("/api/containers", get(containers::containers))
-        .route("/api/live", get(live::live))
         .route("/metrics", get(health::metrics))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
-        .route("/healthz", get(health::healthz))
+        .route_layer(token.clone());
+    // The UI's files hold no data; the session routes are how one logs in.
+    let open = Router::new()
+        .route("/", get(ui::page))
+        .route("/search", get(ui::page))
+        .route("/requests/{id}", get(ui::page))
+        .route("/containers", get(ui::page))
+        .route("/login", get(ui::page))
+        .route("/ui/{*path}", get(ui::asset))
+        .route("/api/session", get(auth::session))
+        .route("/api/login", post(auth::login))
+        .route("/api/logout", post(auth::logout))
+        .route("/healthz", get(health::healthz));
+    // The WebSocket stays out of the compression layer.
+    let live = Router::new()
+        .route("/api/live", get(live::live))
+        .route_layer(token);
+    Router::new()
+        .merge(guarded)
+        .merge(open)
+        .layer(CompressionLayer::new())
+        .merge(live)
         .fallback(not_found)
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
 
@@ -68,45 +103,25 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such route; see the README for the API".into())
 }
 
-/// With a token configured, every route but `/healthz` needs it, as a bearer
-/// header or as the UI's cookie.
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = state.auth_token.as_deref() else {
-        return next.run(request).await;
-    };
-    if presented_token(&request)
-        .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
-    {
-        return next.run(request).await;
-    }
-    ApiError::Unauthorized.into_response()
-}
-
-fn presented_token(request: &Request) -> Option<&str> {
-    let headers = request.headers();
-    if let Some(bearer) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        return Some(bearer.trim());
-    }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == AUTH_COOKIE)
-        .map(|(_, v)| v)
-}
-
-/// Compares without returning early on the first different byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Headers every response carries: a strict CSP, no MIME sniffing, no
+/// referrer, no framing.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 /// Runs blocking index work off the async runtime.

@@ -1,4 +1,5 @@
-//! `/api/search` and `/api/requests/{id}`: past records from the index.
+//! `/api/search`, `/api/requests/{id}`, `/api/histogram` and
+//! `/api/context/{seq}`: past records from the index.
 
 use std::collections::HashMap;
 
@@ -8,11 +9,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::params::{search_params, validate_id};
+use super::params::{context_params, histogram_params, search_params, validate_id};
 use super::{AppState, blocking};
+use crate::index::search::watermark;
 use crate::query::{MAX_LIMIT, SearchParams};
 use crate::record::{Level, Record};
-use crate::timefmt::format_rfc3339_ns;
+use crate::timefmt::{format_rfc3339_ns, now_ns};
 
 pub async fn search(
     State(state): State<AppState>,
@@ -20,13 +22,81 @@ pub async fn search(
 ) -> Result<Json<Value>, ApiError> {
     let params = search_params(raw.as_deref())?;
     let started = std::time::Instant::now();
-    let page = blocking(move || Ok(state.index.search(&params)?)).await?;
+    let (page, watermark) = blocking(move || {
+        let searcher = state.index.searcher();
+        let page = state.index.search_in(&searcher, &params, true)?;
+        Ok((page, watermark(&searcher)))
+    })
+    .await?;
     Ok(Json(json!({
         "hits": page.hits,
         "total": page.total,
         "next_cursor": page.next_cursor.map(|c| c.encode()),
         "took_ms": started.elapsed().as_millis() as u64,
+        // The highest seq the searched snapshot holds: `/api/live?after_seq=`
+        // with it follows this search with no gap and no repeat.
+        "watermark": watermark,
     })))
+}
+
+/// `/api/histogram`: matching lines over time, per level.
+pub async fn histogram(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let (params, buckets) = histogram_params(raw.as_deref())?;
+    let started = std::time::Instant::now();
+    let chart = blocking(move || Ok(state.index.histogram(&params, buckets, now_ns())?)).await?;
+    let buckets: Vec<Value> = chart
+        .buckets
+        .iter()
+        .map(|b| {
+            json!({
+                "start": format_rfc3339_ns(b.start_ns),
+                "end": format_rfc3339_ns(b.end_ns),
+                "start_ms": b.start_ns.div_euclid(1_000_000),
+                "end_ms": b.end_ns.div_euclid(1_000_000),
+                "counts": b.counts,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "buckets": buckets,
+        "total": chart.total,
+        "interval_ms": chart.interval_ns as f64 / 1e6,
+        "took_ms": started.elapsed().as_millis() as u64,
+    })))
+}
+
+/// `/api/context/{seq}`: a record and the lines around it in its container.
+pub async fn context(
+    State(state): State<AppState>,
+    Path(seq): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let seq: u64 = seq.parse().map_err(|_| {
+        ApiError::bad(
+            "invalid seq",
+            format!(
+                "expected a record's seq (a whole number), found {:?}",
+                shorten(&seq)
+            ),
+        )
+    })?;
+    let (before, after) = context_params(raw.as_deref())?;
+    let found = blocking(move || Ok(state.index.context(seq, before, after)?)).await?;
+    let Some(context) = found else {
+        return Err(ApiError::NotFound(format!("no record has seq {seq}")));
+    };
+    Ok(Json(json!({
+        "record": context.record,
+        "before": context.before,
+        "after": context.after,
+    })))
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(64).collect()
 }
 
 /// One service's part in a request.

@@ -6,6 +6,7 @@
 //! turns API parameters into tantivy queries. This file opens the index and
 //! converts records to documents and back.
 
+pub mod histogram;
 pub mod payload;
 pub mod schema;
 pub mod search;
@@ -37,6 +38,11 @@ pub enum IndexError {
         dir: String,
         source: tantivy::TantivyError,
     },
+    #[error(
+        "the index in {dir} was written by another version of wakeline (its schema differs): \
+         move it away or choose another --data-dir"
+    )]
+    OtherSchema { dir: String },
     #[error("the index in {dir} has a bad commit payload: {detail}")]
     Payload { dir: String, detail: String },
     #[error("cannot start the indexer thread: {0}")]
@@ -73,11 +79,13 @@ impl LogIndex {
             source: std::io::Error::other(e.to_string()),
         })?;
         let (schema, fields) = build_schema();
-        let index =
-            Index::open_or_create(directory, schema).map_err(|source| IndexError::Open {
+        let index = Index::open_or_create(directory, schema).map_err(|source| match source {
+            tantivy::TantivyError::SchemaError(_) => IndexError::OtherSchema { dir: shown.clone() },
+            source => IndexError::Open {
                 dir: shown.clone(),
                 source,
-            })?;
+            },
+        })?;
         let payload = match index.load_metas()?.payload {
             Some(text) => {
                 CommitPayload::from_json(&text).map_err(|detail| IndexError::Payload {

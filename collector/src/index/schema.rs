@@ -99,7 +99,8 @@ pub fn build_schema() -> (Schema, Fields) {
         service: b.add_text_field(name::SERVICE, raw.clone()),
         project: b.add_text_field(name::PROJECT, raw.clone()),
         stream: b.add_text_field(name::STREAM, raw.clone()),
-        level: b.add_text_field(name::LEVEL, raw.clone()),
+        // Fast too: the volume chart counts lines per level (aggregations).
+        level: b.add_text_field(name::LEVEL, raw.clone() | FAST),
         request_id: b.add_text_field(name::REQUEST_ID, raw.clone()),
         trace_id: b.add_text_field(name::TRACE_ID, raw.clone()),
         span_id: b.add_text_field(name::SPAN_ID, raw),

@@ -15,7 +15,7 @@ use tantivy::query::{
     AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermSetQuery,
 };
 use tantivy::schema::Field;
-use tantivy::{DocAddress, Order, TantivyDocument, Term};
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use super::LogIndex;
 use crate::query::{Cursor, MAX_LIMIT, MAX_QUERY_LEN, SearchParams};
@@ -120,12 +120,14 @@ impl LogIndex {
             });
             clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
         }
-        if let Some(max_seq) = p.max_seq {
-            let upper = Bound::Included(Term::from_field_u64(f.seq, max_seq));
-            clauses.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(Bound::Unbounded, upper)),
-            ));
+        if p.max_seq.is_some() || p.after_seq.is_some() {
+            let lower = p.after_seq.map_or(Bound::Unbounded, |s| {
+                Bound::Excluded(Term::from_field_u64(f.seq, s))
+            });
+            let upper = p.max_seq.map_or(Bound::Unbounded, |s| {
+                Bound::Included(Term::from_field_u64(f.seq, s))
+            });
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
         }
         Ok(clauses)
     }
@@ -162,17 +164,36 @@ impl LogIndex {
 
     /// Runs a search: exact total, one page of hits in (`ts`, `seq`) order.
     pub fn search(&self, p: &SearchParams) -> Result<SearchPage, SearchError> {
+        self.search_in(&self.searcher(), p, true)
+    }
+
+    /// Checks that a search would run (its `q` parses), without running it.
+    pub fn validate(&self, p: &SearchParams) -> Result<(), SearchError> {
+        self.filter_query(p).map(drop)
+    }
+
+    /// The query for every filter but the cursor, as one query.
+    pub(super) fn filters(&self, p: &SearchParams) -> Result<Box<dyn Query>, SearchError> {
         let clauses = self.filter_query(p)?;
-        let searcher = self.searcher();
-        let base: Box<dyn Query> = if clauses.is_empty() {
-            Box::new(AllQuery)
+        Ok(combine(&clauses))
+    }
+
+    /// A search on a given snapshot (an export pages through one, so that
+    /// later commits do not slip in); `count: false` skips the total (0).
+    pub fn search_in(
+        &self,
+        searcher: &Searcher,
+        p: &SearchParams,
+        count: bool,
+    ) -> Result<SearchPage, SearchError> {
+        let clauses = self.filter_query(p)?;
+        let base = combine(&clauses);
+        let total = if count {
+            searcher.search(&base, &Count)?
         } else {
-            Box::new(BooleanQuery::new(
-                clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect(),
-            ))
+            0
         };
-        let total = searcher.search(&base, &Count)?;
-        if p.limit == 0 || total == 0 {
+        if p.limit == 0 || (count && total == 0) {
             return Ok(SearchPage {
                 hits: Vec::new(),
                 total,
@@ -224,6 +245,28 @@ impl LogIndex {
     }
 }
 
+/// The conjunction of `clauses` (everything when there are none).
+fn combine(clauses: &Clauses) -> Box<dyn Query> {
+    if clauses.is_empty() {
+        return Box::new(AllQuery);
+    }
+    Box::new(BooleanQuery::new(
+        clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect(),
+    ))
+}
+
+/// The highest `seq` a snapshot holds (0 when empty). Records are committed
+/// in `seq` order, so the snapshot holds every record up to it.
+pub fn watermark(searcher: &Searcher) -> u64 {
+    searcher
+        .segment_readers()
+        .iter()
+        .filter_map(|segment| segment.fast_fields().u64(super::schema::name::SEQ).ok())
+        .map(|column| column.max_value())
+        .max()
+        .unwrap_or(0)
+}
+
 /// Gives every purely negative sub-clause an implicit "everything": tantivy
 /// parses `a AND NOT b` as `+a +(-b)`, and a clause of only exclusions
 /// matches nothing, so the query would find nothing at all. With this,
@@ -244,4 +287,76 @@ fn complete_negations(query: Box<dyn Query>) -> Box<dyn Query> {
         clauses,
         boolean.get_minimum_number_should_match(),
     ))
+}
+
+/// A record and the lines around it in its container.
+#[derive(Debug)]
+pub struct Context {
+    pub record: Record,
+    /// Oldest first, ending just before `record`.
+    pub before: Vec<Record>,
+    /// Oldest first, starting just after `record`.
+    pub after: Vec<Record>,
+}
+
+impl LogIndex {
+    /// The record numbered `seq`, if the index holds it.
+    pub fn record_by_seq(
+        &self,
+        searcher: &Searcher,
+        seq: u64,
+    ) -> Result<Option<Record>, SearchError> {
+        let term = Term::from_field_u64(self.fields().seq, seq);
+        let query = tantivy::query::TermQuery::new(term, tantivy::schema::IndexRecordOption::Basic);
+        let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, address)) = top.into_iter().next() else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(address)?;
+        Ok(Some(self.to_record(&doc)))
+    }
+
+    /// The record numbered `seq` with up to `before` and `after` records of
+    /// the same container (by ID: a recreated container of the same name is
+    /// another log) on either side, in (`ts`, `seq`) order.
+    pub fn context(
+        &self,
+        seq: u64,
+        before: usize,
+        after: usize,
+    ) -> Result<Option<Context>, SearchError> {
+        let searcher = self.searcher();
+        let Some(record) = self.record_by_seq(&searcher, seq)? else {
+            return Ok(None);
+        };
+        let id = &record.container.id;
+        // Docker's IDs are hex; anything else would need quoting rules.
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(Some(Context {
+                record,
+                before: Vec::new(),
+                after: Vec::new(),
+            }));
+        }
+        let around = |limit: usize, ascending: bool| SearchParams {
+            q: Some(format!("container_id:\"{id}\"")),
+            limit,
+            ascending,
+            cursor: Some(Cursor {
+                ts_ns: record.ts_ns,
+                seq: record.seq,
+            }),
+            ..SearchParams::default()
+        };
+        let mut earlier = self
+            .search_in(&searcher, &around(before, false), false)?
+            .hits;
+        earlier.reverse();
+        let later = self.search_in(&searcher, &around(after, true), false)?.hits;
+        Ok(Some(Context {
+            record,
+            before: earlier,
+            after: later,
+        }))
+    }
 }
