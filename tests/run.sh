@@ -26,5 +26,9 @@ sweep
 
 # --no-fail-fast: one failing crate must not hide the results of the others.
 cargo test --locked --workspace --no-fail-fast "$@"
-# The middleware's OpenTelemetry feature is off by default; test it too.
+# The middleware's features must each work alone: test it with none, with each
+# one alone, and with all (the run above covers its default set).
+for features in "" axum reqwest otel; do
+    cargo test --locked -p wakeline-middleware --no-default-features ${features:+--features "$features"} "$@"
+done
 cargo test --locked -p wakeline-middleware --all-features "$@"

@@ -149,3 +149,127 @@ async fn run(
         None => next.run(req, extensions).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+    use crate::capture::Capture;
+    use crate::id::RequestId;
+    use crate::log::JsonLayer;
+    use crate::propagate::TRACEPARENT;
+
+    /// Accepts one connection, answers its request with 204 and returns the
+    /// request's headers (names lower-cased).
+    async fn serve_once(listener: TcpListener) -> HashMap<String, String> {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut head = Vec::new();
+        let mut buf = [0; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.expect("read request");
+            assert_ne!(n, 0, "connection closed before the end of the head");
+            head.extend_from_slice(&buf[..n]);
+        }
+        socket
+            .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+            .await
+            .expect("write response");
+        String::from_utf8(head)
+            .expect("ASCII head")
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(": "))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+            .collect()
+    }
+
+    /// Makes one GET through [`PropagateRequestId`] to a loopback server,
+    /// inside a request span with ID `call-1` or outside any; returns the
+    /// headers the server received, the log lines and the server's port.
+    fn call(in_request: bool) -> (HashMap<String, String>, Capture, u16) {
+        let logs = Capture::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(LevelFilter::INFO)
+            .with(JsonLayer::new().with_writer(logs.clone()));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let span = if in_request {
+            let span = tracing::error_span!("request");
+            let ctx = RequestContext::start(RequestId::try_from("call-1").expect("valid"), None);
+            assert!(ctx.attach_to(&span));
+            span
+        } else {
+            tracing::Span::none()
+        };
+        let (headers, port) = runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let port = listener.local_addr().expect("address").port();
+            let client = reqwest_middleware::ClientBuilder::new(
+                reqwest::Client::builder()
+                    .no_proxy()
+                    .build()
+                    .expect("client"),
+            )
+            .with(PropagateRequestId::new())
+            .build();
+            let call = client
+                .get(format!("http://127.0.0.1:{port}/token"))
+                .send()
+                .instrument(span);
+            let both = async { tokio::join!(serve_once(listener), call) };
+            let (headers, response) = tokio::time::timeout(Duration::from_secs(10), both)
+                .await
+                .expect("the call finishes within 10 s");
+            assert_eq!(response.expect("response").status().as_u16(), 204);
+            (headers, port)
+        });
+        (headers, logs, port)
+    }
+
+    #[test]
+    fn a_call_inside_a_request_carries_its_id_and_logs_the_child_span() {
+        let (headers, logs, port) = call(true);
+        assert_eq!(
+            headers.get("x-request-id").map(String::as_str),
+            Some("call-1")
+        );
+        let traceparent = headers.get(TRACEPARENT.as_str()).expect("a traceparent");
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{traceparent}");
+
+        let lines = logs.lines();
+        let calls: Vec<_> = lines
+            .iter()
+            .filter(|l| l["target"] == CALL_LINE_TARGET)
+            .collect();
+        assert_eq!(calls.len(), 1, "one call line: {lines:?}");
+        let call = calls[0];
+        assert_eq!(call["msg"], "call finished");
+        assert_eq!(call["request_id"], "call-1");
+        assert_eq!(call["trace_id"], parts[1], "the call continues the trace");
+        assert_eq!(call["child_span_id"], parts[2], "the callee's parent");
+        assert_ne!(call["span_id"], parts[2], "the child span is new");
+        assert_eq!(call["peer"], format!("127.0.0.1:{port}"));
+        assert_eq!(call["method"], "GET");
+        assert_eq!(call["path"], "/token");
+        assert_eq!(call["status"], 204);
+    }
+
+    #[test]
+    fn a_call_outside_a_request_is_sent_untouched_and_not_logged() {
+        let (headers, logs, _) = call(false);
+        assert!(!headers.contains_key("x-request-id"), "{headers:?}");
+        assert!(!headers.contains_key(TRACEPARENT.as_str()), "{headers:?}");
+        assert!(logs.raw().is_empty(), "{}", logs.raw());
+    }
+}

@@ -93,9 +93,17 @@
 //!   traces keep a single trace ID; give each reqwest call an exported client
 //!   span, whose ID is the `traceparent` parent sent downstream.
 //!
+//! With none of them (`default-features = false`) the crate still has
+//! [`RequestIdLayer`], the [`RequestContext`] in the request extensions
+//! (`Extension<RequestContext>` in axum), [`inject_headers`] for any other
+//! client, and the JSON log lines; it then needs neither axum nor reqwest.
+//!
 //! The IDs are stored in the span's `tracing_subscriber::Registry` extensions,
 //! so the global subscriber must be built on the registry (every
 //! `tracing_subscriber` subscriber is).
+//!
+// Without `reqwest` there is no `PropagateRequestId` to link to.
+#![cfg_attr(not(feature = "reqwest"), doc = "[`PropagateRequestId`]: #features")]
 
 #[cfg(test)]
 mod capture;
