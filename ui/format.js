@@ -79,7 +79,11 @@ export function duration(ms) {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** A stable hue (0–359) for a container name: the same name, the same colour. */
+// Hues far enough apart to tell apart at a glance (HSL's blues and purples
+// crowd together, so the spacing is uneven on purpose).
+const HUES = [4, 28, 48, 88, 130, 165, 190, 212, 235, 265, 290, 318];
+
+/** A stable hue for a container name: the same name, the same colour. */
 export function hue(name) {
   let h = 2166136261;
   for (let i = 0; i < name.length; i += 1) {
@@ -88,7 +92,7 @@ export function hue(name) {
   }
   // Final avalanche (murmur3's fmix32) so that similar names spread apart.
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
-  return (h >>> 0) % 360;
+  return HUES[(h >>> 0) % HUES.length];
 }
 
 export const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
