@@ -21,7 +21,7 @@ mod time;
 pub use artifacts::{collector_binary, emit_image};
 pub use collector::{Collector, Response};
 pub use docker::{Container, ContainerSpec, docker};
-pub use live::Live;
+pub use live::{Live, NoMessage};
 pub use time::{format_ts, parse_ts};
 
 use std::path::PathBuf;

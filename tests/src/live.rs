@@ -2,7 +2,8 @@
 //!
 //! The live stream is the one async surface of the API; the tests stay synchronous
 //! and poll it like everything else, so this wraps `tokio-tungstenite` in a small
-//! current-thread runtime and exposes "next message, or none before the deadline".
+//! current-thread runtime and exposes "the next message, or why none came before the
+//! deadline": a feed that is quiet and one that was closed are different answers.
 
 use std::time::Duration;
 
@@ -47,27 +48,62 @@ impl Live {
         Ok(Live { runtime, socket })
     }
 
-    /// The next text message as JSON, or `None` if none arrives within `within`
-    /// (or the server closed the stream).
-    pub fn next(&mut self, within: Duration) -> Option<Value> {
+    /// The next text message as JSON; if none arrives within `within`, says
+    /// whether the feed is still open ([`NoMessage::Timeout`]) or ended.
+    pub fn next(&mut self, within: Duration) -> Result<Value, NoMessage> {
         let socket = &mut self.socket;
         self.runtime.block_on(async {
             let deadline = tokio::time::Instant::now() + within;
             loop {
-                let message = tokio::time::timeout_at(deadline, socket.next())
-                    .await
-                    .ok()??;
+                let Ok(message) = tokio::time::timeout_at(deadline, socket.next()).await else {
+                    return Err(NoMessage::Timeout(within));
+                };
                 match message {
-                    Ok(Message::Text(text)) => {
-                        return Some(
-                            serde_json::from_str(text.as_str())
-                                .unwrap_or(Value::String(text.to_string())),
-                        );
+                    Some(Ok(Message::Text(text))) => {
+                        return Ok(serde_json::from_str(text.as_str())
+                            .unwrap_or(Value::String(text.to_string())));
                     }
-                    Ok(Message::Close(_)) | Err(_) => return None,
-                    Ok(_) => continue,
+                    Some(Ok(Message::Close(_))) | None => return Err(NoMessage::Closed),
+                    Some(Err(e)) => return Err(NoMessage::Failed(e.to_string())),
+                    Some(Ok(_)) => continue,
                 }
             }
         })
+    }
+
+    /// Reads past any messages until the server closes the feed (a Close frame
+    /// or the end of the stream): `Ok` then, else why not within `within`.
+    pub fn wait_closed(&mut self, within: Duration) -> Result<(), NoMessage> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.next(left) {
+                Ok(_) => continue,
+                Err(NoMessage::Closed) => return Ok(()),
+                Err(NoMessage::Timeout(_)) => return Err(NoMessage::Timeout(within)),
+                Err(failed) => return Err(failed),
+            }
+        }
+    }
+}
+
+/// Why [`Live::next`] returned no message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoMessage {
+    /// Nothing arrived in this long; the feed is still open.
+    Timeout(Duration),
+    /// The server closed the feed (a Close frame, or the end of the stream).
+    Closed,
+    /// Reading failed (the connection broke without a close).
+    Failed(String),
+}
+
+impl std::fmt::Display for NoMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoMessage::Timeout(within) => write!(f, "no live message within {within:?}"),
+            NoMessage::Closed => write!(f, "the live feed was closed"),
+            NoMessage::Failed(e) => write!(f, "reading the live feed failed: {e}"),
+        }
     }
 }

@@ -1,8 +1,6 @@
 //! The collector's own lifecycle: SIGTERM commits what is pending and exits
 //! cleanly, even with live clients connected.
 
-use std::time::Duration;
-
 use wakeline_e2e::records::data_dir;
 use wakeline_e2e::{Collector, ContainerSpec, DEADLINE, poll, query};
 
@@ -35,12 +33,18 @@ fn sigterm_commits_pending_lines_and_exits_cleanly() {
     );
     // A live client must not hold the shutdown up.
     let mut live = collector.live(&query(&[("container", &name), ("tail", "1")]));
-    assert!(live.next(DEADLINE).is_some());
+    let tail = live
+        .next(DEADLINE)
+        .unwrap_or_else(|e| panic!("{e}: expected the tail record"));
+    assert_eq!(tail["message"], "pending-300", "{tail}");
 
     let status = collector.terminate();
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
-    assert!(
-        live.next(Duration::from_secs(5)).is_none(),
+    // The server says goodbye with a Close frame; a feed that merely went
+    // quiet, or a connection that broke, would fail here.
+    assert_eq!(
+        live.wait_closed(DEADLINE),
+        Ok(()),
         "the live feed was closed"
     );
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite;
 use tungstenite::client::IntoClientRequest;
 use wakeline_e2e::records::data_dir;
-use wakeline_e2e::{Collector, ContainerSpec, DEADLINE, Live, poll, query};
+use wakeline_e2e::{Collector, ContainerSpec, DEADLINE, Live, NoMessage, poll, query};
 
 /// Opens a WebSocket handshake with extra headers; the HTTP status on refusal.
 fn handshake(port: u16, path_query: &str, headers: &[(&str, &str)]) -> Result<(), u16> {
@@ -39,8 +39,11 @@ fn handshake(port: u16, path_query: &str, headers: &[(&str, &str)]) -> Result<()
 fn read_records(live: &mut Live, n: usize) -> Vec<Value> {
     let mut got = Vec::new();
     while got.len() < n {
-        let Some(message) = live.next(DEADLINE) else {
-            break;
+        let message = match live.next(DEADLINE) {
+            Ok(message) => message,
+            // The caller compares what came with what it expected.
+            Err(NoMessage::Timeout(_)) => break,
+            Err(e) => panic!("{e}; got so far: {got:?}"),
         };
         assert!(
             message.get("type").is_none(),
@@ -109,9 +112,9 @@ fn stalled_client_gets_a_gap_and_ingest_goes_on() {
     let mut last_seq = 0u64;
     let mut gap = None;
     for _ in 0..LINES {
-        let Some(message) = stalled.next(DEADLINE) else {
-            break;
-        };
+        let message = stalled
+            .next(DEADLINE)
+            .unwrap_or_else(|e| panic!("{e} before a gap message; last seq {last_seq}"));
         if message["type"] == "gap" {
             gap = Some(message["dropped"].as_u64().expect("dropped is a number"));
             break;
@@ -120,7 +123,9 @@ fn stalled_client_gets_a_gap_and_ingest_goes_on() {
     }
     let dropped = gap.expect("a gap message after falling behind");
     assert!(dropped > 0);
-    let next = stalled.next(DEADLINE).expect("records after the gap");
+    let next = stalled
+        .next(DEADLINE)
+        .unwrap_or_else(|e| panic!("{e}: no record after the gap"));
     let next_seq = next["seq"].as_u64().expect("seq");
     assert!(
         next_seq > last_seq + dropped,
@@ -289,8 +294,9 @@ fn live_filters_by_service_request_id_and_query() {
             "INFO payment captured request_id=req-a",
         ]
     );
-    // Nothing else arrives for the narrow filters.
-    assert!(by_phrase.next(Duration::from_secs(2)).is_none());
+    // Nothing else arrives for the narrow filters, and the feed stays open.
+    let quiet = Duration::from_secs(2);
+    assert_eq!(by_phrase.next(quiet), Err(NoMessage::Timeout(quiet)));
 
     // The live metrics saw these five clients and what they were sent.
     assert_eq!(collector.metric("wakeline_live_clients"), 5.0);

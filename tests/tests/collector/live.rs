@@ -7,9 +7,9 @@ use super::*;
 fn read_live_until(live: &mut wakeline_e2e::Live, last: &str) -> Vec<String> {
     let mut got = Vec::new();
     loop {
-        let Some(message) = live.next(DEADLINE) else {
-            panic!("no live message within {DEADLINE:?}; got so far: {got:?}");
-        };
+        let message = live
+            .next(DEADLINE)
+            .unwrap_or_else(|e| panic!("{e}; got so far: {got:?}"));
         assert!(
             message["type"] != "gap",
             "gap message: {message}; got so far: {got:?}"
@@ -78,9 +78,9 @@ fn live_filters_apply_to_followed_records() {
 
     let mut got = Vec::new();
     while !(got.iter().any(|m| m == "ERROR end-err") && got.iter().any(|m| m == "ERROR end-out")) {
-        let Some(message) = error_live.next(DEADLINE) else {
-            panic!("level=error: no live message within {DEADLINE:?}; got so far: {got:?}");
-        };
+        let message = error_live
+            .next(DEADLINE)
+            .unwrap_or_else(|e| panic!("level=error: {e}; got so far: {got:?}"));
         assert!(message["type"] != "gap", "gap message: {message}");
         got.push(
             message["message"]
@@ -119,9 +119,9 @@ fn live_clients_that_never_read_do_not_stall_ingest_and_get_gap_counts() {
     let live = &mut stalled[0];
     let (mut received, mut dropped, mut last) = (0u64, 0u64, 0u64);
     while received + dropped < LINES {
-        let Some(message) = live.next(DEADLINE) else {
-            panic!("stream ended: {received} records + {dropped} dropped of {LINES}");
-        };
+        let message = live
+            .next(DEADLINE)
+            .unwrap_or_else(|e| panic!("{e}: {received} records + {dropped} dropped of {LINES}"));
         if message["type"] == "gap" {
             dropped += message["dropped"]
                 .as_u64()

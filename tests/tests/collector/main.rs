@@ -9,25 +9,15 @@
 //! counts and fields. One test binary (so the collector and the `emit` image are
 //! built once), one module per area of the contract.
 
-#[path = "collector/cli.rs"]
 mod cli;
-#[path = "collector/crash.rs"]
 mod crash;
-#[path = "collector/endpoints.rs"]
 mod endpoints;
-#[path = "collector/files.rs"]
 mod files;
-#[path = "collector/follow.rs"]
 mod follow;
-#[path = "collector/lines.rs"]
 mod lines;
-#[path = "collector/live.rs"]
 mod live;
-#[path = "collector/parse.rs"]
 mod parse;
-#[path = "collector/requests.rs"]
 mod requests;
-#[path = "collector/search.rs"]
 mod search;
 
 use std::collections::{BTreeMap, BTreeSet};
