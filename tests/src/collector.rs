@@ -40,8 +40,20 @@ pub struct Collector {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    /// Header names lowercase, values as text.
+    pub headers: Vec<(String, String)>,
     pub body: String,
     pub json: Value,
+}
+
+impl Response {
+    /// The first value of header `name` (lowercase), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl Collector {
@@ -268,11 +280,21 @@ impl Collector {
             .send()
             .unwrap_or_else(|e| panic!("GET {url} failed: {e}\n{}", self.diagnostics()));
         let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
         let body = response
             .text()
             .unwrap_or_else(|e| panic!("reading the body of GET {url} failed: {e}"));
         let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-        Response { status, body, json }
+        Response {
+            status,
+            headers,
+            body,
+            json,
+        }
     }
 
     /// `GET /api/search?<params>`, asserting a 200 with a JSON object.

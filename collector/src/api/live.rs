@@ -96,7 +96,7 @@ pub(super) fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), 
         return Ok(());
     }
     Err(ApiError::Forbidden(format!(
-        "origin {origin:?} may not open the live feed (allowed: this host, or --allowed-origins)"
+        "origin {origin:?} is not this collector's own (allowed: this host, or --allowed-origins)"
     )))
 }
 

@@ -2,6 +2,7 @@
 //! pagination, and bad input answered with 400 and a JSON error, never a 500.
 
 use super::*;
+use wakeline_e2e::enc;
 
 /// Five records, 30 ms apart, of every format, level and stream.
 fn search_fixture(collector: &Collector, project: &str) -> (Container, Vec<Value>) {
@@ -239,4 +240,178 @@ fn bad_search_input_gets_400_json_never_500() {
     assert_eq!(collector.exited(), None, "bad input crashed the collector");
     let (status, body) = collector.get("/healthz");
     assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn histogram_counts_matching_lines_by_level_over_time() {
+    let project = unique("histogram");
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let (container, all) = search_fixture(&collector, &project);
+    let name = container.name.as_str();
+    let chart = |params: &str| -> Value {
+        let path = format!("/api/histogram?container={}&{params}", enc(name));
+        let (status, body) = collector.get(&path);
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    };
+    let sum = |body: &Value, level: &str| -> u64 {
+        body["buckets"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|b| b["counts"][level].as_u64().unwrap_or(0))
+            .sum()
+    };
+
+    // The whole range of the matching lines, per level.
+    let body = chart("buckets=10");
+    assert_eq!(body["total"], 5, "{body}");
+    assert_eq!(sum(&body, "info"), 2, "{body}");
+    assert_eq!(sum(&body, "error"), 1, "{body}");
+    assert_eq!(sum(&body, "warn"), 1, "{body}");
+    assert_eq!(sum(&body, "none"), 1, "plain line without a level: {body}");
+    let buckets = body["buckets"].as_array().unwrap();
+    assert!(!buckets.is_empty() && buckets.len() <= 11, "{body}");
+    for b in buckets {
+        assert!(b["start_ms"].as_i64() < b["end_ms"].as_i64(), "{b}");
+        assert!(parse_ts(b["start"].as_str().unwrap()).is_some(), "{b}");
+    }
+
+    // An explicit range is cut in buckets of a round width: a minute around
+    // the lines in 60 one-second bars, the lines in the bars of their time.
+    let first = order_key(&all[0]).0;
+    let start = first - first.rem_euclid(60_000_000_000);
+    let body = chart(&format!(
+        "buckets=60&since={}&until={}",
+        enc(&format_ts(start)),
+        enc(&format_ts(start + 59_999_999_999))
+    ));
+    assert_eq!(body["interval_ms"], 1000.0, "{body}");
+    assert_eq!(body["buckets"].as_array().unwrap().len(), 60, "{body}");
+    let line_second = ((first - start) / 1_000_000_000) as usize;
+    assert!(
+        body["buckets"][line_second]["counts"]["info"].as_u64() >= Some(1),
+        "the first line (info) falls in bar {line_second}: {body}"
+    );
+
+    // Filters apply as in search; a bad parameter is a 400.
+    let errors = chart("buckets=5&level=error");
+    assert_eq!(errors["total"], 1, "{errors}");
+    assert_eq!(sum(&errors, "error"), 1, "{errors}");
+    for bad in [
+        "buckets=0",
+        "buckets=501",
+        "buckets=x",
+        "q=message:(",
+        "limit=3",
+    ] {
+        let (status, body) = collector.get(&format!("/api/histogram?{bad}"));
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["detail"].is_string(), "{bad}: {body}");
+    }
+}
+
+#[test]
+fn context_shows_the_lines_around_a_record_in_its_own_container() {
+    let project = unique("context");
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    // Another container writing at the same time must not appear in the context.
+    let other = ContainerSpec::new("context_other", &["count:out:other-:1:200:2000"])
+        .project(&project)
+        .run();
+    let (_container, all) = search_fixture(&collector, &project);
+    wait_records(&collector, &other, 200);
+    let seq = all[2]["seq"].as_u64().unwrap();
+    let (status, body) = collector.get(&format!("/api/context/{seq}?before=2&after=1"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["record"], all[2], "{body}");
+    let seqs = |key: &str| -> Vec<u64> {
+        body[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|r| r["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let seq_of = |i: usize| all[i]["seq"].as_u64().unwrap();
+    assert_eq!(seqs("before"), [seq_of(0), seq_of(1)], "{body}");
+    assert_eq!(seqs("after"), [seq_of(3)], "{body}");
+
+    // The first line has nothing before it; the default is 20 each side.
+    let (_, body) = collector.get(&format!("/api/context/{}", seq_of(0)));
+    assert_eq!(body["before"].as_array().map(Vec::len), Some(0), "{body}");
+    assert_eq!(body["after"].as_array().map(Vec::len), Some(4), "{body}");
+
+    let (status, body) = collector.get("/api/context/999999999");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"], "not found", "{body}");
+    for bad in [
+        "/api/context/x",
+        "/api/context/1?before=1001",
+        "/api/context/1?around=3",
+    ] {
+        let (status, body) = collector.get(bad);
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}
+
+#[test]
+fn export_streams_every_matching_line_as_ndjson_and_as_text() {
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let container =
+        ContainerSpec::new("export", &["count:out:exported-:1:2500:0", "err:the end"]).run();
+    let hits = wait_records(&collector, &container, 2501);
+    let name = enc(&container.name);
+
+    let response = collector.request(
+        &format!("/api/export?container={name}&order=asc&format=ndjson"),
+        None,
+    );
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        &response.body[..response.body.len().min(300)]
+    );
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/x-ndjson")
+    );
+    assert_eq!(
+        response.header("content-disposition"),
+        Some("attachment; filename=\"wakeline-export.ndjson\"")
+    );
+    let exported: Vec<Value> = response
+        .body
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert_eq!(
+        exported, hits,
+        "every record, once, oldest first, as search has them"
+    );
+
+    let response = collector.request(
+        &format!("/api/export?container={name}&format=text&stream=stderr"),
+        None,
+    );
+    assert_eq!(response.status, 200);
+    // Docker stamps each stream on its own: find the stderr line by stream.
+    let end = hits.iter().find(|r| r["stream"] == "stderr").unwrap();
+    assert_eq!(
+        response.body,
+        format!(
+            "{} {} stderr the end\n",
+            end["ts"].as_str().unwrap(),
+            container.name
+        )
+    );
+
+    for bad in ["format=xml", "q=message:(", "limit=5"] {
+        let response = collector.request(&format!("/api/export?{bad}"), None);
+        assert_eq!(response.status, 400, "{bad}: {}", response.body);
+    }
 }
