@@ -27,3 +27,4 @@ pub mod record;
 pub mod sequence;
 pub mod source;
 pub mod timefmt;
+pub mod trace;

@@ -123,11 +123,15 @@ pub async fn request(
     };
     let page = blocking(move || Ok(state.index.search(&params)?)).await?;
     let services = summarize(&page.hits);
+    let structure = crate::trace::structure(&page.hits);
     Ok(Json(json!({
         "request_id": id,
         "records": page.hits,
         "services": services,
         "total": page.total,
+        "spans": structure.spans,
+        "calls": structure.calls,
+        "critical_path": structure.critical_path,
     })))
 }
 
