@@ -1,10 +1,15 @@
 //! Counters the pipeline bumps and `/metrics` reads.
 //!
 //! Plain atomics with relaxed ordering: each counter is independent and a
-//! scrape only needs a recent value. Per-container figures come from the
-//! index ledger at scrape time instead of being counted twice.
+//! scrape only needs a recent value. Ingest bumps them per batch; the
+//! Prometheus library (`prometheus-client`) only comes in at scrape time,
+//! when `api/health.rs` hands it their values. Per-container figures come
+//! from the index ledger at scrape time instead of being counted twice.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -46,12 +51,14 @@ pub const DELAY_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-/// A Prometheus histogram of delays over [`DELAY_BUCKETS`].
+/// A Prometheus histogram of delays over [`DELAY_BUCKETS`], observed in
+/// batches. The library's own histogram takes a lock per observation; this
+/// one costs a few relaxed atomics per batch and is encoded by the library
+/// at scrape time ([`EncodeMetric`]).
 #[derive(Debug, Default)]
 pub struct Histogram {
     /// Per bucket, not cumulative; the last one is +Inf.
     buckets: [AtomicU64; DELAY_BUCKETS.len() + 1],
-    count: AtomicU64,
     sum_ns: AtomicU64,
 }
 
@@ -60,7 +67,7 @@ impl Histogram {
     /// counted locally first, so a batch costs a few atomics, not three per value.
     pub fn observe_ns(&self, delays: impl IntoIterator<Item = i64>) {
         let mut local = [0u64; DELAY_BUCKETS.len() + 1];
-        let (mut count, mut sum) = (0u64, 0u64);
+        let mut sum = 0u64;
         for ns in delays {
             let ns = ns.max(0);
             let secs = ns as f64 / 1e9;
@@ -69,7 +76,6 @@ impl Histogram {
                 .position(|&bound| secs <= bound)
                 .unwrap_or(DELAY_BUCKETS.len());
             local[bucket] += 1;
-            count += 1;
             sum = sum.saturating_add(ns as u64);
         }
         for (bucket, n) in self.buckets.iter().zip(local) {
@@ -77,48 +83,66 @@ impl Histogram {
                 bucket.fetch_add(n, Ordering::Relaxed);
             }
         }
-        self.count.fetch_add(count, Ordering::Relaxed);
         self.sum_ns.fetch_add(sum, Ordering::Relaxed);
     }
+}
 
-    /// The histogram in Prometheus text format.
-    pub fn render(&self, name: &str, help: &str) -> String {
-        let mut out = format!("# HELP {name} {help}\n# TYPE {name} histogram\n");
-        let mut cumulative = 0;
-        for (i, bucket) in self.buckets.iter().enumerate() {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let le = DELAY_BUCKETS
-                .get(i)
-                .map_or("+Inf".to_string(), |bound| bound.to_string());
-            out.push_str(&format!("{name}_bucket{{le=\"{le}\"}} {cumulative}\n"));
-        }
+impl EncodeMetric for Histogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> std::fmt::Result {
+        let buckets: Vec<(f64, u64)> = DELAY_BUCKETS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(&self.buckets)
+            .map(|(bound, n)| (bound, n.load(Ordering::Relaxed)))
+            .collect();
+        // The count is the buckets' total, so +Inf and _count always agree.
+        let count = buckets.iter().map(|(_, n)| n).sum();
         let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
-        out.push_str(&format!("{name}_sum {sum}\n"));
-        out.push_str(&format!(
-            "{name}_count {}\n",
-            self.count.load(Ordering::Relaxed)
-        ));
-        out
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use prometheus_client::encoding::prometheus_text;
+    use prometheus_client::registry::Registry;
+
     use super::*;
 
     #[test]
     fn histogram_buckets_are_cumulative_with_sum_and_count() {
         let h = Histogram::default();
-        h.observe_ns([500_000, 3_000_000, 3_000_000, -5, 20_000_000_000]);
-        let text = h.render("d", "Delay.");
-        assert!(text.contains("# TYPE d histogram\n"), "{text}");
+        h.observe_ns([500_000, 3_000_000, -5]);
+        h.observe_ns([3_000_000, 20_000_000_000]);
+        let mut registry = Registry::default();
+        registry.register("d_seconds", "Delay", h);
+        let mut text = String::new();
+        prometheus_text::encode(&mut text, &registry).expect("encode to a String");
         // -5 ns counts as 0, in the first bucket with the 0.5 ms one.
-        assert!(text.contains("d_bucket{le=\"0.001\"} 2\n"), "{text}");
-        assert!(text.contains("d_bucket{le=\"0.0025\"} 2\n"), "{text}");
-        assert!(text.contains("d_bucket{le=\"0.005\"} 4\n"), "{text}");
-        assert!(text.contains("d_bucket{le=\"10\"} 4\n"), "{text}");
-        assert!(text.contains("d_bucket{le=\"+Inf\"} 5\n"), "{text}");
-        assert!(text.contains("d_count 5\n"), "{text}");
-        assert!(text.contains("d_sum 20.0065\n"), "{text}");
+        let expected = [
+            "# HELP d_seconds Delay.",
+            "# TYPE d_seconds histogram",
+            "d_seconds_bucket{le=\"0.001\"} 2",
+            "d_seconds_bucket{le=\"0.0025\"} 2",
+            "d_seconds_bucket{le=\"0.005\"} 4",
+            "d_seconds_bucket{le=\"0.01\"} 4",
+            "d_seconds_bucket{le=\"0.025\"} 4",
+            "d_seconds_bucket{le=\"0.05\"} 4",
+            "d_seconds_bucket{le=\"0.1\"} 4",
+            "d_seconds_bucket{le=\"0.25\"} 4",
+            "d_seconds_bucket{le=\"0.5\"} 4",
+            "d_seconds_bucket{le=\"1\"} 4",
+            "d_seconds_bucket{le=\"2.5\"} 4",
+            "d_seconds_bucket{le=\"10\"} 4",
+            "d_seconds_bucket{le=\"+Inf\"} 5",
+            "d_seconds_sum 20.0065",
+            "d_seconds_count 5",
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected, "{text}");
     }
 }

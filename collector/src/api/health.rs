@@ -1,16 +1,26 @@
-//! `/healthz` (is the collector usable?) and `/metrics` (Prometheus text).
+//! `/healthz` (is the collector usable?) and `/metrics` (Prometheus text,
+//! written by the `prometheus-client` library from the pipeline's atomics).
 
-use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, prometheus_text, text};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 use serde_json::json;
 
 use super::AppState;
+use super::error::ApiError;
 use crate::checkpoint::ContainerState;
+use crate::ledger::Ledger;
+use crate::live::LiveHub;
 use crate::metrics::Metrics;
 use crate::timefmt::now_ns;
 
@@ -47,142 +57,174 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(body))
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let m = &state.metrics;
-    let live = &state.hub.stats;
-    let mut out = String::with_capacity(4096);
-    let counters = [
+/// OpenMetrics text, for scrapers that ask for it in `Accept`.
+const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The Prometheus exposition, written by `prometheus-client`: in the
+/// OpenMetrics text format when the scraper asks for it (Prometheus does),
+/// else in the classic text format (version 0.0.4).
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Exposition {
+        metrics: Arc::clone(&state.metrics),
+        hub: Arc::clone(&state.hub),
+        ledger: Arc::clone(&state.ledger),
+    }));
+    let mut body = String::with_capacity(8192);
+    let (encoded, content_type) = if openmetrics {
+        (text::encode(&mut body, &registry), OPENMETRICS_CONTENT_TYPE)
+    } else {
         (
-            "wakeline_lines_ingested_total",
-            "counter",
-            "Log lines read from Docker (published live).",
-            Metrics::get(&m.lines_ingested),
-        ),
-        (
-            "wakeline_lines_indexed_total",
-            "counter",
-            "Log lines added to the index (searchable after the next commit).",
-            Metrics::get(&m.lines_indexed),
-        ),
-        (
-            "wakeline_bytes_ingested_total",
-            "counter",
-            "Bytes of log lines ingested.",
-            Metrics::get(&m.bytes_ingested),
-        ),
-        (
-            "wakeline_truncated_lines_total",
-            "counter",
-            "Lines cut at --max-line-bytes.",
-            Metrics::get(&m.truncated_lines),
-        ),
-        (
-            "wakeline_index_commits_total",
-            "counter",
-            "Index commits.",
-            Metrics::get(&m.commits),
-        ),
-        (
-            "wakeline_index_commit_errors_total",
-            "counter",
-            "Failed index commits.",
-            Metrics::get(&m.commit_errors),
-        ),
-        (
-            "wakeline_docker_reconnects_total",
-            "counter",
-            "Reconnections to the Docker events stream.",
-            Metrics::get(&m.docker_reconnects),
-        ),
-        (
-            "wakeline_live_clients",
-            "gauge",
-            "Connected live WebSocket clients.",
-            Metrics::get(&live.clients),
-        ),
-        (
-            "wakeline_live_sent_total",
-            "counter",
-            "Records sent to live clients.",
-            Metrics::get(&live.sent),
-        ),
-        (
-            "wakeline_live_dropped_total",
-            "counter",
-            "Records dropped for live clients that fell behind.",
-            Metrics::get(&live.dropped),
-        ),
-        (
-            "wakeline_live_pending_records",
-            "gauge",
-            "Records published but not yet committed.",
-            state.hub.pending_len() as u64,
-        ),
-    ];
-    for (name, kind, help, value) in counters {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
+            prometheus_text::encode(&mut body, &registry),
+            prometheus_text::CONTENT_TYPE,
+        )
+    };
+    if encoded.is_err() {
+        return ApiError::Unavailable("cannot encode the metrics".into()).into_response();
     }
-    out.push_str(&m.read_delay.render(
-        "wakeline_read_delay_seconds",
-        "From a line's Docker timestamp to its publication to live clients: how far behind the engine the collector reads.",
-    ));
-    if let Some(rss) = resident_bytes() {
-        let _ = writeln!(
-            out,
-            "# HELP process_resident_memory_bytes Resident memory of the collector.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}"
-        );
-    }
-    let now = now_ns();
-    let ledger = state.ledger.snapshot();
-    type PerContainer = fn(&ContainerState, i64) -> f64;
-    let families: [(&str, &str, &str, PerContainer); 3] = [
-        (
-            "wakeline_container_lines_total",
-            "counter",
-            "Lines indexed per container.",
-            |s, _| s.lines as f64,
-        ),
-        (
-            "wakeline_container_lag_seconds",
-            "gauge",
-            "Delay between Docker's timestamp and ingest, for the newest line.",
-            |s, _| s.lag_ns as f64 / 1e9,
-        ),
-        (
-            "wakeline_container_last_line_age_seconds",
-            "gauge",
-            "Time since the newest line of each container.",
-            |s, now| now.saturating_sub(s.last_ts) as f64 / 1e9,
-        ),
-    ];
-    for (name, kind, help, value) in families {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (id, s) in &ledger {
-            let _ = writeln!(out, "{name}{{{}}} {}", labels(id, &s.name), value(s, now));
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// Everything `/metrics` reports, read when a scrape encodes it. Counter
+/// names go without `_total`: the library appends it.
+#[derive(Debug)]
+struct Exposition {
+    metrics: Arc<Metrics>,
+    hub: Arc<LiveHub>,
+    ledger: Arc<Ledger>,
+}
+
+impl Collector for Exposition {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let m = &self.metrics;
+        let live = &self.hub.stats;
+        let counters = [
+            (
+                "wakeline_lines_ingested",
+                "Log lines read from Docker (published live).",
+                &m.lines_ingested,
+            ),
+            (
+                "wakeline_lines_indexed",
+                "Log lines added to the index (searchable after the next commit).",
+                &m.lines_indexed,
+            ),
+            (
+                "wakeline_bytes_ingested",
+                "Bytes of log lines ingested.",
+                &m.bytes_ingested,
+            ),
+            (
+                "wakeline_truncated_lines",
+                "Lines cut at --max-line-bytes.",
+                &m.truncated_lines,
+            ),
+            ("wakeline_index_commits", "Index commits.", &m.commits),
+            (
+                "wakeline_index_commit_errors",
+                "Failed index commits.",
+                &m.commit_errors,
+            ),
+            (
+                "wakeline_docker_reconnects",
+                "Reconnections to the Docker events stream.",
+                &m.docker_reconnects,
+            ),
+        ];
+        for (name, help, value) in counters {
+            ConstCounter::new(Metrics::get(value)).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Counter,
+            )?)?;
         }
+        ConstGauge::new(Metrics::get(&live.clients)).encode(encoder.encode_descriptor(
+            "wakeline_live_clients",
+            "Connected live WebSocket clients.",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        ConstCounter::new(Metrics::get(&live.sent)).encode(encoder.encode_descriptor(
+            "wakeline_live_sent",
+            "Records sent to live clients.",
+            None,
+            MetricType::Counter,
+        )?)?;
+        ConstCounter::new(Metrics::get(&live.dropped)).encode(encoder.encode_descriptor(
+            "wakeline_live_dropped",
+            "Records dropped for live clients that fell behind.",
+            None,
+            MetricType::Counter,
+        )?)?;
+        ConstGauge::new(self.hub.pending_len() as u64).encode(encoder.encode_descriptor(
+            "wakeline_live_pending_records",
+            "Records published but not yet committed.",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        m.read_delay.encode(encoder.encode_descriptor(
+            "wakeline_read_delay_seconds",
+            "From a line's Docker timestamp to its publication to live clients: how far behind the engine the collector reads.",
+            None,
+            MetricType::Histogram,
+        )?)?;
+        if let Some(rss) = resident_bytes() {
+            ConstGauge::new(rss).encode(encoder.encode_descriptor(
+                "process_resident_memory_bytes",
+                "Resident memory of the collector.",
+                None,
+                MetricType::Gauge,
+            )?)?;
+        }
+        self.encode_per_container(&mut encoder)
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
 }
 
-fn labels(id: &str, name: &str) -> String {
-    let short: String = id.chars().take(12).collect();
-    format!("container_id=\"{short}\",container=\"{}\"", escape(name))
-}
-
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+impl Exposition {
+    /// Families labelled by container, from the ledger.
+    fn encode_per_container(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let now = now_ns();
+        let ledger = self.ledger.snapshot();
+        let labels = |id: &str, s: &ContainerState| {
+            let short: String = id.chars().take(12).collect();
+            [("container_id", short), ("container", s.name.clone())]
+        };
+        let mut lines = encoder.encode_descriptor(
+            "wakeline_container_lines",
+            "Lines indexed per container.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (id, s) in &ledger {
+            ConstCounter::new(s.lines).encode(lines.encode_family(&labels(id, s))?)?;
+        }
+        type PerContainer = fn(&ContainerState, i64) -> f64;
+        let gauges: [(&str, &str, PerContainer); 2] = [
+            (
+                "wakeline_container_lag_seconds",
+                "Delay between Docker's timestamp and ingest, for the newest line.",
+                |s, _| s.lag_ns as f64 / 1e9,
+            ),
+            (
+                "wakeline_container_last_line_age_seconds",
+                "Time since the newest line of each container.",
+                |s, now| now.saturating_sub(s.last_ts) as f64 / 1e9,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (id, s) in &ledger {
+                ConstGauge::new(value(s, now)).encode(family.encode_family(&labels(id, s))?)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Resident memory from `/proc/self/status` (Linux only; `None` elsewhere).

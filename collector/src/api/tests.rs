@@ -606,3 +606,122 @@ async fn healthz_lists_unreadable_containers() {
         json!([{"id": "c2", "name": "silent", "error": "log driver none has no logs API"}])
     );
 }
+
+// ---- metrics ----
+
+/// A fixture whose counters, live stats and ledger hold known values.
+fn counted() -> Fixture {
+    let mut fixture = Fixture::empty();
+    let m = &fixture.state.metrics;
+    Metrics::add(&m.lines_ingested, 7);
+    Metrics::add(&m.lines_indexed, 6);
+    Metrics::add(&m.bytes_ingested, 1234);
+    Metrics::add(&m.commits, 3);
+    m.read_delay.observe_ns([2_000_000, 2_000_000, 30_000_000]);
+    let live = &fixture.state.hub.stats;
+    Metrics::add(&live.clients, 2);
+    Metrics::add(&live.sent, 40);
+    Metrics::add(&live.dropped, 5);
+    let mut users = ledger_entry(&meta("0123456789abcdef", "us\"ers"), &[1, 2]);
+    users.lag_ns = 1_500_000_000;
+    fixture.state.ledger = Arc::new(Ledger::new(BTreeMap::from([(
+        "0123456789abcdef".to_owned(),
+        users,
+    )])));
+    fixture
+}
+
+async fn scrape(fixture: &Fixture, accept: Option<&str>) -> (StatusCode, String, String) {
+    let mut request = Request::get("/metrics");
+    if let Some(accept) = accept {
+        request = request.header(header::ACCEPT, accept);
+    }
+    fixture
+        .send(request.body(Body::empty()).expect("a valid request"))
+        .await
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_the_same_names() {
+    let fixture = counted();
+    let (status, content_type, text) = scrape(&fixture, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    for expected in [
+        "# HELP wakeline_lines_ingested_total Log lines read from Docker (published live).",
+        "# TYPE wakeline_lines_ingested_total counter",
+        "wakeline_lines_ingested_total 7",
+        "wakeline_lines_indexed_total 6",
+        "wakeline_bytes_ingested_total 1234",
+        "wakeline_truncated_lines_total 0",
+        "wakeline_index_commits_total 3",
+        "wakeline_index_commit_errors_total 0",
+        "wakeline_docker_reconnects_total 0",
+        "# TYPE wakeline_live_clients gauge",
+        "wakeline_live_clients 2",
+        "wakeline_live_sent_total 40",
+        "wakeline_live_dropped_total 5",
+        "wakeline_live_pending_records 0",
+        "# TYPE wakeline_read_delay_seconds histogram",
+        "wakeline_read_delay_seconds_bucket{le=\"0.001\"} 0",
+        "wakeline_read_delay_seconds_bucket{le=\"0.0025\"} 2",
+        "wakeline_read_delay_seconds_bucket{le=\"0.025\"} 2",
+        "wakeline_read_delay_seconds_bucket{le=\"0.05\"} 3",
+        "wakeline_read_delay_seconds_bucket{le=\"10\"} 3",
+        "wakeline_read_delay_seconds_bucket{le=\"+Inf\"} 3",
+        "wakeline_read_delay_seconds_count 3",
+        "wakeline_read_delay_seconds_sum 0.034",
+        "# TYPE wakeline_container_lines_total counter",
+        // The ID is cut to 12 characters; a quote in a name is escaped.
+        r#"wakeline_container_lines_total{container_id="0123456789ab",container="us\"ers"} 2"#,
+        "# TYPE wakeline_container_lag_seconds gauge",
+        r#"wakeline_container_lag_seconds{container_id="0123456789ab",container="us\"ers"} 1.5"#,
+        "# TYPE wakeline_container_last_line_age_seconds gauge",
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "no line {expected:?} in:\n{text}"
+        );
+    }
+    // Every sample's name is one the HELP/TYPE lines announced.
+    let families: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    for sample in lines.iter().filter(|l| !l.starts_with('#')) {
+        let name = sample.split(['{', ' ']).next().unwrap_or_default();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .filter(|base| families.contains(base))
+            .unwrap_or(name);
+        assert!(families.contains(&family), "{sample:?} has no TYPE line");
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_openmetrics_when_the_scraper_asks() {
+    let fixture = counted();
+    let accept = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3";
+    let (status, content_type, text) = scrape(&fixture, Some(accept)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(
+        content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    for expected in [
+        "# TYPE wakeline_lines_ingested counter",
+        "wakeline_lines_ingested_total 7",
+        "wakeline_live_dropped_total 5",
+        "wakeline_read_delay_seconds_count 3",
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "no line {expected:?} in:\n{text}"
+        );
+    }
+    assert_eq!(lines.last(), Some(&"# EOF"), "{text}");
+}
