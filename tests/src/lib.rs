@@ -14,6 +14,7 @@
 mod artifacts;
 mod collector;
 mod docker;
+pub mod image;
 mod live;
 pub mod records;
 mod time;
