@@ -5,12 +5,15 @@
 // (one lane per service from its first to its last line, a tick per line in
 // the line's level colour; clicking a tick selects that line below), and the
 // lines themselves with the shared row renderer. Downloads stream the same
-// lines from /api/export.
+// lines from /api/export. For services that use the middleware, the answer
+// also holds the request's spans and calls: drawn first, as a waterfall
+// (waterfall.js), with any hop where the request ID was lost flagged.
 
 import { el, svg, clear } from './el.js';
 import { api, exportUrl, qs } from './api.js';
 import { renderRow, bindRows, selectRow, colourDot, paintContainer } from './row.js';
 import { withFilter } from './filters.js';
+import { mountWaterfall } from './waterfall.js';
 import { num, tsMillis, clock, dateTime, duration, levelClass } from './format.js';
 
 const LANE = 22;
@@ -163,6 +166,9 @@ export function mount(root, ctx) {
     list.append(frag);
     bindRows(list, { onFilter: (key, value) => ctx.navigate(`/search${qs(withFilter({ request_id: id }, key, value))}`) });
     const timelineBox = el('div', { class: 'timeline-box' });
+    const waterfallBox = el('div', { class: 'waterfall-box' });
+    const onFilter = (key, value) => ctx.navigate(`/search${qs(withFilter({ request_id: id }, key, value))}`);
+    mountWaterfall(waterfallBox, data, { onFilter });
     clear(body,
       el('p', { class: 'req-stats' },
         el('b', null, num(data.total ?? records.length)), ` line${records.length === 1 ? '' : 's'} · `,
@@ -170,6 +176,8 @@ export function mount(root, ctx) {
         el('b', null, duration(t1 - t0)), ` from ${dateTime(t0)}.${String(Math.round(t0 % 1000)).padStart(3, '0')}`,
         (data.total ?? records.length) > records.length ? el('span', { class: 'warn-text' }, ` · showing the first ${num(records.length)}`) : null),
       services.length ? summaryTable(data) : null,
+      waterfallBox,
+      el('h2', { class: 'section-title' }, 'When each service was busy'),
       timelineBox,
       el('h2', { class: 'section-title' }, 'Lines, oldest first'),
       list);
