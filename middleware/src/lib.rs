@@ -15,6 +15,10 @@
 //!   ID and a child `traceparent` on every call made while serving a request,
 //!   and logs one line per call. [`inject_headers`] does the same for any
 //!   other client's `http::HeaderMap`.
+//! * [`carrier`] carries the request through a queue or a job payload: any
+//!   string map ([`Carrier`]) gets the ID and a child `traceparent` with
+//!   [`publish`], and the consumer continues the request in a span from
+//!   [`consume`].
 //! * [`JsonLayer`] (or [`log::init`]) writes one JSON object per line with
 //!   `ts`, `level`, `msg`, `target`, `request_id`, `trace_id`, `span_id` and
 //!   the event's fields: the shape the collector reads with no configuration.
@@ -107,6 +111,7 @@
 
 #[cfg(test)]
 mod capture;
+pub mod carrier;
 #[cfg(feature = "reqwest")]
 mod client;
 mod context;
@@ -120,6 +125,7 @@ mod otel;
 mod propagate;
 mod timestamp;
 
+pub use carrier::{Carrier, consume, publish};
 #[cfg(feature = "reqwest")]
 pub use client::{CALL_LINE_TARGET, PropagateRequestId};
 pub use context::RequestContext;
