@@ -725,3 +725,239 @@ async fn metrics_are_openmetrics_when_the_scraper_asks() {
     }
     assert_eq!(lines.last(), Some(&"# EOF"), "{text}");
 }
+
+/// Sends `request` and returns the whole response (headers included).
+async fn raw(fixture: &Fixture, request: Request<Body>) -> axum::response::Response {
+    app(fixture.state.clone())
+        .oneshot(request)
+        .await
+        .expect("the router's error type is Infallible")
+}
+
+#[tokio::test]
+async fn ui_pages_are_the_shell_with_security_headers_and_etags() {
+    let fixture = Fixture::empty();
+    for page in ["/", "/search", "/requests/abc", "/containers", "/login"] {
+        let response = raw(&fixture, Request::get(page).body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        let h = response.headers();
+        assert_eq!(
+            h[header::CONTENT_TYPE],
+            "text/html; charset=utf-8",
+            "{page}"
+        );
+        assert!(
+            h[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'self'"),
+            "{page}"
+        );
+        assert!(
+            h[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
+        assert!(h.contains_key(header::ETAG), "{page}");
+    }
+    // The API's answers carry the same headers.
+    let response = raw(
+        &fixture,
+        Request::get("/api/search").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+        "nosniff"
+    );
+
+    // A known ETag is answered 304; an unknown file 404 JSON.
+    let response = raw(
+        &fixture,
+        Request::get("/ui/app.js").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+    let etag = response.headers()[header::ETAG].clone();
+    let again = Request::get("/ui/app.js")
+        .header(header::IF_NONE_MATCH, etag)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        raw(&fixture, again).await.status(),
+        StatusCode::NOT_MODIFIED
+    );
+    let got = fixture.get("/ui/nope.js").await;
+    assert_error(&got, StatusCode::NOT_FOUND, "not found", "nope.js");
+    let got = fixture.get("/ui/../Cargo.toml").await;
+    assert_eq!(got.0, StatusCode::NOT_FOUND, "{}", got.1);
+
+    // Compressed when the client accepts it.
+    let gzip = Request::get("/ui/style.css")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        raw(&fixture, gzip).await.headers()[header::CONTENT_ENCODING],
+        "gzip"
+    );
+}
+
+#[tokio::test]
+async fn the_ui_needs_no_token_but_its_data_does() {
+    let mut fixture = Fixture::empty();
+    fixture.state.auth_token = Some(Arc::from("s3cret"));
+    let response = raw(&fixture, Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    for uri in ["/api/histogram", "/api/context/1", "/api/export"] {
+        let got = fixture.get(uri).await;
+        assert_error(&got, StatusCode::UNAUTHORIZED, "unauthorized", "Bearer");
+    }
+    let (status, body) = fixture.get("/api/session").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"auth_required": true, "authenticated": false}));
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_http_only_cookie_that_opens_the_api() {
+    let mut fixture = Fixture::empty();
+    fixture.state.auth_token = Some(Arc::from("s3cret;x"));
+    let login = |body: &'static str, origin: Option<&'static str>| {
+        let mut request = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(origin) = origin {
+            request = request
+                .header(header::ORIGIN, origin)
+                .header(header::HOST, "127.0.0.1:7070");
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+
+    let wrong = raw(&fixture, login("token=nope", None)).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(!wrong.headers().contains_key(header::SET_COOKIE));
+    let foreign = raw(
+        &fixture,
+        login("token=s3cret%3Bx", Some("http://evil.example")),
+    )
+    .await;
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+
+    let ok = raw(
+        &fixture,
+        login("token=s3cret%3Bx", Some("http://127.0.0.1:7070")),
+    )
+    .await;
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    let cookie = ok.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    assert!(pair.starts_with(&format!("{AUTH_COOKIE}=")), "{cookie}");
+    let (status, body) = fixture
+        .get_with("/api/session", &[(header::COOKIE, pair.as_str())])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["authenticated"], true, "{body}");
+    let (status, _) = fixture
+        .get_with("/api/search", &[(header::COOKIE, pair.as_str())])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let logout = Request::post("/api/logout").body(Body::empty()).unwrap();
+    let out = raw(&fixture, logout).await;
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert!(
+        out.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+}
+
+#[tokio::test]
+async fn histogram_context_and_export_answer_from_the_index() {
+    let records: Vec<Record> = (0..6)
+        .map(|i| {
+            let container = if i % 2 == 0 { "web" } else { "api" };
+            let text = if i == 3 { "ERROR boom" } else { "INFO fine" };
+            record(
+                i + 1,
+                1_700_000_040_000_000_000 + i as i64 * 1_000_000_000,
+                container,
+                text,
+            )
+        })
+        .collect();
+    let fixture = Fixture::new(&records);
+
+    let (status, body) = fixture.get("/api/histogram?buckets=6").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total"], 6, "{body}");
+    assert_eq!(body["interval_ms"], 1000.0, "{body}");
+    let errors: u64 = body["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["counts"]["error"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(errors, 1, "{body}");
+    assert_error(
+        &fixture.get("/api/histogram?buckets=0").await,
+        StatusCode::BAD_REQUEST,
+        "invalid buckets",
+        "1 to 500",
+    );
+
+    // Record 3 is web's second line: web's first before it, third after.
+    let (status, body) = fixture.get("/api/context/3?before=5&after=5").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let seqs = |key: &str| -> Vec<u64> {
+        body[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["seq"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!((seqs("before"), seqs("after")), (vec![1], vec![5]));
+    assert_error(
+        &fixture.get("/api/context/77").await,
+        StatusCode::NOT_FOUND,
+        "not found",
+        "77",
+    );
+
+    let request = Request::get("/api/export?container=api&order=asc&format=text")
+        .body(Body::empty())
+        .unwrap();
+    let (status, content_type, body) = fixture.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/plain; charset=utf-8");
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 3, "{body}");
+    assert!(lines[1].ends_with(" api stdout ERROR boom"), "{body}");
+    assert_error(
+        &fixture.get("/api/export?format=csv").await,
+        StatusCode::BAD_REQUEST,
+        "invalid format",
+        "ndjson or text",
+    );
+    let (status, body) = fixture.get("/api/search?limit=1").await;
+    assert_eq!(
+        (status, body["watermark"].as_u64()),
+        (StatusCode::OK, Some(6))
+    );
+}

@@ -330,8 +330,9 @@ impl LogIndex {
             return Ok(None);
         };
         let id = &record.container.id;
-        // Docker's IDs are hex; anything else would need quoting rules.
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        // Docker's IDs are hex; a quote or backslash could not sit inside
+        // the quoted term below.
+        if id.is_empty() || id.chars().any(|c| matches!(c, '"' | '\\') || c.is_control()) {
             return Ok(Some(Context {
                 record,
                 before: Vec::new(),
