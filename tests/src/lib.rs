@@ -12,6 +12,7 @@
 //!   running at the same time, so every query filters by the test's own containers.
 
 mod artifacts;
+mod browser;
 mod collector;
 mod docker;
 pub mod image;
@@ -20,6 +21,7 @@ pub mod records;
 mod time;
 
 pub use artifacts::{collector_binary, emit_image};
+pub use browser::Browser;
 pub use collector::{Collector, Response};
 pub use docker::{Container, ContainerSpec, docker};
 pub use live::{Live, NoMessage};
