@@ -2,7 +2,8 @@
 # What building and testing Wakeline needs on this machine, installed if
 # missing: a running Docker engine, make and a C compiler (the collector links
 # jemalloc, built from C source by its crate), static glibc and the gnu target
-# (the test containers run a static `emit` binary FROM scratch). Sourced by
+# (the test containers run a static `emit` binary FROM scratch), and Debian's
+# chromium and chromium-driver (the UI tests drive a headless browser). Sourced by
 # `tests/run.sh` and `.ci/run`; safe to run repeatedly.
 
 setup_log() { printf 'setup.sh: %s\n' "$*" >&2; }
@@ -39,6 +40,12 @@ if [[ ! -f /usr/lib/x86_64-linux-gnu/libc.a ]]; then
     setup_log "static glibc missing; installing libc6-dev"
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libc6-dev >/dev/null
+fi
+
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+    setup_log "chromedriver or chromium missing (the UI tests); installing chromium and chromium-driver"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-gnu; then
