@@ -1,4 +1,6 @@
-//! Query-string parameters shared by `/api/search` and `/api/live`.
+//! Query-string parameters: the filters shared by `/api/search`, `/api/live`,
+//! `/api/histogram` and `/api/export`, and what each adds (`limit`, `tail`,
+//! `after_seq`, `buckets`, `format`, `before`/`after` of `/api/context`).
 //!
 //! The query string is decoded by hand (`form_urlencoded`) rather than by an
 //! extractor so that every mistake — an unknown name, a limit that is not a
