@@ -14,6 +14,7 @@
 mod artifacts;
 mod browser;
 mod collector;
+pub mod demo;
 mod docker;
 pub mod image;
 mod live;

@@ -64,11 +64,11 @@ struct Event {
 
 /// The queue consumer: long-polls for events and broadcasts each inside the
 /// request it continues. Runs for the life of the process; a failed poll is
-/// retried with backoff (1 s doubling to 10 s) and logged when it starts and
+/// retried with backoff (0.2 s doubling to 5 s) and logged when it starts and
 /// when it ends.
 async fn consume_events(client: reqwest::Client, url: String, updates: broadcast::Sender<String>) {
     let mut after: Option<u64> = None;
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Duration::from_millis(200);
     let mut failing = false;
     loop {
         let batch = poll(&client, &url, after).await;
@@ -80,7 +80,7 @@ async fn consume_events(client: reqwest::Client, url: String, updates: broadcast
                     failing = true;
                 }
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
+                backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
             }
         };
@@ -88,10 +88,11 @@ async fn consume_events(client: reqwest::Client, url: String, updates: broadcast
             tracing::info!("reading the events queue again");
             failing = false;
         }
-        backoff = Duration::from_secs(1);
+        backoff = Duration::from_millis(200);
         // The first poll (no `after`) only says where the queue is: a
         // restarted push does not replay old messages to the pages open now.
         let Some(seen) = after else {
+            tracing::info!(after = batch.last, "consuming the events queue");
             after = Some(batch.last);
             continue;
         };
