@@ -15,6 +15,9 @@ use serde_json::{Map, Value};
 use crate::assemble::Line;
 use crate::record::{ContainerMeta, Level, Record};
 
+#[cfg(test)]
+mod corpus;
+
 const LEVEL_KEYS: &[&str] = &[
     "level",
     "lvl",
