@@ -6,6 +6,10 @@
 //! default; `--collector` runs a given `wakeline` binary, e.g. an older build to
 //! compare with, instead of building this checkout's)
 //!
+//! `… -- ui [--rate N] [--seconds N]`: the browser UI's live page in headless
+//! Chromium (5,000 lines/s for 60 s unless told; not part of `all`, since it needs
+//! `chromium` and `chromedriver`).
+//!
 //! Each benchmark runs the release `wakeline` binary against real containers and,
 //! in the same invocation and on the same machine, a baseline: `docker logs` to
 //! /dev/null for ingest, `docker logs | grep` for search, and the same live run with
@@ -23,6 +27,7 @@ mod ingest;
 mod live;
 mod search;
 mod stalls;
+mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +38,9 @@ struct Plan {
     ingest: bool,
     search: bool,
     live: bool,
+    ui: bool,
+    /// The ui run's load (its own defaults: `--rate` and `--seconds` when given).
+    ui_load: ui::Options,
     /// Sizes divided by ten: a smoke run of the benchmark itself, not a measurement.
     quick: bool,
     /// The live run's load: clients that read, clients that connect and never
@@ -42,14 +50,15 @@ struct Plan {
     collector: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: wakeline-bench <ingest|search|live|all> [--quick] [--readers N] \
-     [--stalled N] [--rate LINES_PER_SEC] [--collector PATH]";
+const USAGE: &str = "usage: wakeline-bench <ingest|search|live|ui|all> [--quick] [--readers N] \
+     [--stalled N] [--rate LINES_PER_SEC] [--seconds N] [--collector PATH]";
 
 fn plan(args: &[String]) -> Result<Plan, String> {
     let mut which = None;
     let mut quick = false;
     let mut load = live::Load::default();
     let mut collector = None;
+    let mut ui_load = ui::Options::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -61,8 +70,17 @@ fn plan(args: &[String]) -> Result<Plan, String> {
                     "--readers" => load.readers = n,
                     "--stalled" => load.stalled = n,
                     _ if n < 4 => return Err("--rate is at least 4 (one line/s per writer)".into()),
-                    _ => load.rate = n as u64,
+                    _ => {
+                        load.rate = n as u64;
+                        ui_load.rate = n as u64;
+                    }
                 }
+            }
+            "--seconds" => {
+                let value = args.next().and_then(|v| v.parse::<u64>().ok());
+                ui_load.seconds = value
+                    .filter(|&n| n > 0)
+                    .ok_or("expected a number of seconds after --seconds")?;
             }
             "--collector" => {
                 let path = args.next().ok_or("expected a path after --collector")?;
@@ -72,7 +90,9 @@ fn plan(args: &[String]) -> Result<Plan, String> {
                 }
                 collector = Some(path);
             }
-            "ingest" | "search" | "live" | "all" if which.is_none() => which = Some(arg.clone()),
+            "ingest" | "search" | "live" | "ui" | "all" if which.is_none() => {
+                which = Some(arg.clone())
+            }
             other => {
                 return Err(format!(
                     "expected a benchmark name or --quick, found {other:?}"
@@ -86,6 +106,8 @@ fn plan(args: &[String]) -> Result<Plan, String> {
         ingest: matches!(which.as_str(), "ingest" | "search" | "all"),
         search: matches!(which.as_str(), "search" | "all"),
         live: matches!(which.as_str(), "live" | "all"),
+        ui: which == "ui",
+        ui_load,
         quick,
         load,
         collector,
@@ -122,6 +144,13 @@ fn main() -> ExitCode {
         let scale = if plan.quick { 10 } else { 1 };
         live::run(&binary, scale, plan.load);
     }
+    if plan.ui {
+        let mut load = plan.ui_load;
+        if plan.quick {
+            load.seconds = (load.seconds / 10).max(1);
+        }
+        ui::run(&binary, load);
+    }
     ExitCode::SUCCESS
 }
 
@@ -157,7 +186,13 @@ mod tests {
         assert!(plan(&args(&["live", "--readers"])).is_err());
         assert!(plan(&args(&["live", "--rate", "2"])).is_err());
         let p = plan(&args(&["live"])).expect("valid");
-        assert!(!p.ingest && !p.search && p.live);
+        assert!(!p.ingest && !p.search && p.live && !p.ui);
+        let p = plan(&args(&["ui", "--rate", "2000", "--seconds", "30"])).expect("valid");
+        assert!(p.ui && !p.ingest && !p.live);
+        assert_eq!((p.ui_load.rate, p.ui_load.seconds), (2000, 30));
+        let p = plan(&args(&["ui"])).expect("valid");
+        assert_eq!((p.ui_load.rate, p.ui_load.seconds), (5000, 60));
+        assert!(plan(&args(&["ui", "--seconds", "0"])).is_err());
     }
 
     #[test]
