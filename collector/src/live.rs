@@ -179,6 +179,7 @@ mod tests {
             trace_id: None,
             span_id: None,
             message: format!("line {seq}"),
+            msg: None,
             raw: None,
             fields: Default::default(),
             truncated: false,

@@ -80,14 +80,15 @@ impl Level {
         }
         let lower = trimmed.to_ascii_lowercase();
         Some(match lower.as_str() {
-            "trace" | "trc" => Level::Trace,
-            "debug" | "dbg" | "debu" => Level::Debug,
-            "info" | "inf" | "information" | "informational" | "notice" => Level::Info,
+            // logrus's TTY layout cuts level names to four letters; .NET's
+            // console writes trce/dbug/fail/crit; Serilog's VRB/FTL.
+            "trace" | "trc" | "trac" | "trce" | "verbose" | "vrb" => Level::Trace,
+            "debug" | "dbg" | "debu" | "dbug" => Level::Debug,
+            "info" | "inf" | "information" | "informational" | "notice" | "success" => Level::Info,
             "warn" | "warning" | "wrn" => Level::Warn,
-            "error" | "err" | "eror" => Level::Error,
-            "fatal" | "critical" | "crit" | "panic" | "emerg" | "emergency" | "alert" => {
-                Level::Fatal
-            }
+            "error" | "err" | "eror" | "erro" | "fail" => Level::Error,
+            "fatal" | "fata" | "ftl" | "critical" | "crit" | "panic" | "pani" | "emerg"
+            | "emergency" | "alert" => Level::Fatal,
             _ => Level::Other(lower),
         })
     }
@@ -121,6 +122,10 @@ pub struct Record {
     /// The line as written, without its line ending; invalid UTF-8 replaced
     /// by U+FFFD (the exact bytes are then kept in `raw`).
     pub message: String,
+    /// The human message the app wrote (`msg`, `message`, a rendered
+    /// template, a plain line without its timestamp and level); `None` when
+    /// the line is the message.
+    pub msg: Option<String>,
     /// The original bytes, only when they were not valid UTF-8.
     pub raw: Option<Vec<u8>>,
     /// Structured fields other than the ones above.
@@ -148,6 +153,7 @@ impl Serialize for Record {
         map.serialize_entry("trace_id", &self.trace_id)?;
         map.serialize_entry("span_id", &self.span_id)?;
         map.serialize_entry("message", &self.message)?;
+        map.serialize_entry("msg", &self.msg)?;
         map.serialize_entry("fields", &self.fields)?;
         if self.truncated {
             map.serialize_entry("truncated", &true)?;
@@ -169,13 +175,13 @@ mod tests {
         assert_eq!(Level::parse("WARNING"), Some(Level::Warn));
         assert_eq!(Level::parse(" Err "), Some(Level::Error));
         assert_eq!(Level::parse("CRITICAL"), Some(Level::Fatal));
-        assert_eq!(
-            Level::parse("verbose"),
-            Some(Level::Other("verbose".into()))
-        );
+        assert_eq!(Level::parse("ERRO"), Some(Level::Error));
+        assert_eq!(Level::parse("Verbose"), Some(Level::Trace));
+        assert_eq!(Level::parse("fail"), Some(Level::Error));
+        assert_eq!(Level::parse("http"), Some(Level::Other("http".into())));
         assert_eq!(Level::parse(""), None);
         assert!(Level::Fatal > Level::Error && Level::Error > Level::Warn);
-        assert!(Level::Trace > Level::Other("verbose".into()));
+        assert!(Level::Trace > Level::Other("http".into()));
     }
 
     #[test]
@@ -197,6 +203,7 @@ mod tests {
             trace_id: None,
             span_id: None,
             message: "hello".into(),
+            msg: Some("hi".into()),
             raw: None,
             fields: Map::new(),
             truncated: false,
@@ -207,6 +214,7 @@ mod tests {
         assert_eq!(json["stream"], "stderr");
         assert_eq!(json["level"], "warn");
         assert_eq!(json["project"], Value::Null);
+        assert_eq!(json["msg"], "hi");
         assert!(json.get("truncated").is_none());
     }
 }

@@ -160,6 +160,9 @@ impl LogIndex {
             }
         }
         doc.add_text(f.message, &record.message);
+        if let Some(msg) = &record.msg {
+            doc.add_text(f.msg, msg);
+        }
         if !record.fields.is_empty() {
             let object: BTreeMap<String, OwnedValue> = record
                 .fields
@@ -219,6 +222,7 @@ impl LogIndex {
             trace_id: text(f.trace_id),
             span_id: text(f.span_id),
             message: text(f.message).unwrap_or_default(),
+            msg: text(f.msg),
             raw: doc
                 .get_first(f.raw)
                 .and_then(|v| v.as_bytes())

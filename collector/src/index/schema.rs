@@ -1,8 +1,9 @@
 //! The tantivy schema, built in one place, and the handles to its fields.
 //!
 //! Every record field the API filters on exactly (container, level, request
-//! ID, …) is a raw `STRING` term; `message` is tokenized text; structured
-//! fields live in one JSON field so `fields.user_id:42` works in queries. The
+//! ID, …) is a raw `STRING` term; `message` (the line) and `msg` (the app's
+//! message) are tokenized text; structured fields live in one JSON field so
+//! `fields.user_id:42` works in queries. The
 //! JSON is also stored as a string, so a hit is rebuilt exactly as it was
 //! parsed. `ts` and `seq` are fast fields: every search sorts on them.
 
@@ -27,6 +28,7 @@ pub mod name {
     pub const TRACE_ID: &str = "trace_id";
     pub const SPAN_ID: &str = "span_id";
     pub const MESSAGE: &str = "message";
+    pub const MSG: &str = "msg";
     pub const FIELDS: &str = "fields";
     pub const FIELDS_JSON: &str = "fields_json";
     pub const RAW: &str = "raw";
@@ -50,6 +52,7 @@ pub struct Fields {
     pub trace_id: Field,
     pub span_id: Field,
     pub message: Field,
+    pub msg: Field,
     pub fields: Field,
     pub fields_json: Field,
     pub raw: Field,
@@ -105,6 +108,10 @@ pub fn build_schema() -> (Schema, Fields) {
         trace_id: b.add_text_field(name::TRACE_ID, raw.clone()),
         span_id: b.add_text_field(name::SPAN_ID, raw),
         message: b.add_text_field(name::MESSAGE, TEXT | STORED),
+        // Tokenized with positions like `message`, so `msg:"a phrase"` works
+        // and free text over the default fields finds the message as the app
+        // wrote it (JSON escapes undone, a Serilog template rendered).
+        msg: b.add_text_field(name::MSG, TEXT | STORED),
         fields: b.add_json_field(name::FIELDS, json_options),
         fields_json: b.add_text_field(name::FIELDS_JSON, TextOptions::default().set_stored()),
         raw: b.add_bytes_field(name::RAW, STORED),
