@@ -32,6 +32,9 @@ enum Role {
     Traceparent,
     /// Google Cloud's `projects/<p>/traces/<id>`.
     CloudTrace,
+    /// An object that may hold IDs (rank: its index in `ID_CONTAINERS`), or
+    /// an object whose `id` is one (`request`, `req`, `http`, `trace`).
+    Container,
 }
 
 /// Each role's keys, best first; `role()` must agree (a test checks).
@@ -150,12 +153,33 @@ fn role(key: &str) -> Option<(Role, u8)> {
         "@message" => (Msg, 8),
         "traceparent" => (Traceparent, 0),
         "logging.googleapis.com/trace" => (CloudTrace, 0),
+        "span" => (Container, 0),
+        "spans" => (Container, 1),
+        "fields" => (Container, 2),
+        "contextMap" => (Container, 3),
+        "context_map" => (Container, 4),
+        "mdc" => (Container, 5),
+        "MDC" => (Container, 6),
+        "context" => (Container, 7),
+        "Scopes" => (Container, 8),
+        "Properties" => (Container, 9),
+        "attributes" => (Container, 10),
+        "Attributes" => (Container, 11),
+        "extra" => (Container, 12),
+        "labels" => (Container, 13),
+        "logging.googleapis.com/labels" => (Container, 14),
+        "record" => (Container, 15),
+        "request" => (Container, 16),
+        "req" => (Container, 17),
+        "http" => (Container, 18),
+        "trace" => (Container, 19),
         _ => return None,
     })
 }
 
 /// Objects (or arrays of objects) whose keys may hold the request, trace or
-/// span ID: MDC/context maps, span fields, scopes, attributes, labels.
+/// span ID: MDC/context maps, span fields, scopes, attributes, labels; then
+/// loguru's `record` and the objects with an `id`.
 const ID_CONTAINERS: &[&str] = &[
     "span",
     "spans",
@@ -172,7 +196,14 @@ const ID_CONTAINERS: &[&str] = &[
     "extra",
     "labels",
     "logging.googleapis.com/labels",
+    "record",
+    "request",
+    "req",
+    "http",
+    "trace",
 ];
+/// How many of `ID_CONTAINERS` are searched key by key.
+const KEYED_CONTAINERS: usize = 15;
 
 /// The best value found so far for one role.
 struct Best<T> {
@@ -209,6 +240,8 @@ pub(super) fn from_map(mut map: Map<String, Value>) -> Extracted {
     let mut msg: Best<String> = Best::new();
     let mut parent: Option<(String, String)> = None;
     let mut cloud_trace: Option<String> = None;
+    // Which of ID_CONTAINERS the object has (most lines: none).
+    let mut containers = 0u32;
     for (key, value) in &map {
         let Some((role, rank)) = role(key) else {
             continue;
@@ -231,6 +264,7 @@ pub(super) fn from_map(mut map: Map<String, Value>) -> Extracted {
                     .and_then(|v| v.rsplit_once("/traces/"))
                     .and_then(|(_, id)| id_from_value(&Value::from(id)))
             }
+            Role::Container => containers |= 1 << rank,
         }
     }
 
@@ -259,8 +293,9 @@ pub(super) fn from_map(mut map: Map<String, Value>) -> Extracted {
     if ex.msg.is_none() {
         ex.msg = nested_msg(&map);
     }
-    if ex.request_id.is_none() || ex.trace_id.is_none() || ex.span_id.is_none() {
-        nested_ids(&map, &mut ex);
+    let missing = ex.request_id.is_none() || ex.trace_id.is_none() || ex.span_id.is_none();
+    if missing && containers != 0 {
+        nested_ids(&map, containers, &mut ex);
     }
     // Serilog's compact JSON leaves out `@l` for Information.
     let serilog = map.contains_key("@t") && (map.contains_key("@mt") || map.contains_key("@m"));
@@ -356,9 +391,15 @@ fn nested_msg(map: &Map<String, Value>) -> Option<String> {
     Some(render_template(template, properties, None))
 }
 
-/// Request, trace and span IDs inside nested objects, for the roles the top
-/// level left empty.
-fn nested_ids(map: &Map<String, Value>, ex: &mut Extracted) {
+/// Request, trace and span IDs inside the nested objects present (a bit per
+/// `ID_CONTAINERS` entry), for the roles the top level left empty.
+fn nested_ids(map: &Map<String, Value>, containers: u32, ex: &mut Extracted) {
+    let has = |name: &str| {
+        ID_CONTAINERS
+            .iter()
+            .position(|c| *c == name)
+            .is_some_and(|i| containers & (1 << i) != 0)
+    };
     let nested = [
         (&["http", "request", "id"][..], Role::Request),
         (&["request", "id"], Role::Request),
@@ -367,11 +408,16 @@ fn nested_ids(map: &Map<String, Value>, ex: &mut Extracted) {
         (&["span", "id"], Role::Span),
     ];
     for (keys, role) in nested {
-        if let Some(id) = path(map, keys).and_then(id_from_value) {
+        if has(keys[0])
+            && let Some(id) = path(map, keys).and_then(id_from_value)
+        {
             fill(ex, role, id);
         }
     }
-    for container in ID_CONTAINERS {
+    for (i, container) in ID_CONTAINERS[..KEYED_CONTAINERS].iter().enumerate() {
+        if containers & (1 << i) == 0 {
+            continue;
+        }
         match map.get(*container) {
             Some(Value::Object(inner)) => ids_in(inner, ex),
             // tracing's span list is root first, .NET's scopes outer first:
@@ -387,7 +433,9 @@ fn nested_ids(map: &Map<String, Value>, ex: &mut Extracted) {
         }
     }
     // loguru's bound values.
-    if let Some(Value::Object(extra)) = path(map, &["record", "extra"]) {
+    if has("record")
+        && let Some(Value::Object(extra)) = path(map, &["record", "extra"])
+    {
         ids_in(extra, ex);
     }
 }
@@ -526,6 +574,10 @@ mod tests {
             for (rank, key) in keys.iter().enumerate() {
                 assert_eq!(role(key), Some((expected, rank as u8)), "{key}");
             }
+        }
+        assert!(ID_CONTAINERS.len() <= 32, "a bit each in a u32");
+        for (rank, key) in ID_CONTAINERS.iter().enumerate() {
+            assert_eq!(role(key), Some((Role::Container, rank as u8)), "{key}");
         }
     }
 
