@@ -55,11 +55,11 @@ pub struct SearchPage {
 }
 
 impl LogIndex {
-    /// The query parser for `q`: free text over message and fields, every
-    /// other field by name, AND by default.
+    /// The query parser for `q`: free text over message, msg and fields,
+    /// every other field by name, AND by default.
     pub fn query_parser(&self) -> QueryParser {
         let f = self.fields();
-        let mut parser = QueryParser::for_index(self.tantivy(), vec![f.message, f.fields]);
+        let mut parser = QueryParser::for_index(self.tantivy(), vec![f.message, f.msg, f.fields]);
         parser.set_conjunction_by_default();
         parser
     }
@@ -332,7 +332,11 @@ impl LogIndex {
         let id = &record.container.id;
         // Docker's IDs are hex; a quote or backslash could not sit inside
         // the quoted term below.
-        if id.is_empty() || id.chars().any(|c| matches!(c, '"' | '\\') || c.is_control()) {
+        if id.is_empty()
+            || id
+                .chars()
+                .any(|c| matches!(c, '"' | '\\') || c.is_control())
+        {
             return Ok(Some(Context {
                 record,
                 before: Vec::new(),
