@@ -25,8 +25,14 @@ const records = new WeakMap();
 /** The record a row element shows. */
 export function recordOf(row) { return records.get(row); }
 
-/** The human message of a structured line (its `msg`, `event`, …), else the line. */
+/**
+ * The human message: the record's `msg` (the app's message as the collector
+ * read it), else a structured line's `msg`, `event`, …, else the line. A line
+ * with ANSI colours shows whole, in colour (`msg` is read without them).
+ */
 export function displayMessage(rec) {
+  const coloured = typeof rec.message === 'string' && rec.message.includes('\u001b');
+  if (typeof rec.msg === 'string' && rec.msg !== '' && !coloured) return rec.msg;
   const fields = rec.fields;
   if (fields && typeof rec.message === 'string' && rec.message.trimStart().startsWith('{')) {
     for (const key of MESSAGE_KEYS) {

@@ -41,7 +41,11 @@ impl std::fmt::Debug for RecordFilter {
 /// Which part of a record a leaf looks at.
 #[derive(Debug, Clone)]
 enum Target {
+    /// Free text: the default fields, `message` or `msg` (search's
+    /// `fields` default adds nothing the line does not hold).
+    Default,
     Message,
+    Msg,
     Raw(&'static str),
     Json(Vec<String>),
     Ts,
@@ -124,6 +128,7 @@ impl RecordFilter {
                     record,
                     analyzer: &mut self.analyzer,
                     message_tokens: None,
+                    msg_tokens: None,
                 };
                 ctx.eval(node)
             }
@@ -189,7 +194,7 @@ fn compile(ast: UserInputAst) -> Result<Node, SearchError> {
 
 fn target(field: Option<&str>) -> Result<Target, SearchError> {
     let Some(field) = field else {
-        return Ok(Target::Message);
+        return Ok(Target::Default);
     };
     const RAW: &[&str] = &[
         name::HOST,
@@ -209,6 +214,7 @@ fn target(field: Option<&str>) -> Result<Target, SearchError> {
     }
     Ok(match field {
         name::MESSAGE => Target::Message,
+        name::MSG => Target::Msg,
         name::TS => Target::Ts,
         name::SEQ => Target::Seq,
         name::TRUNCATED => Target::Truncated,
@@ -227,6 +233,7 @@ struct Eval<'a> {
     record: &'a Record,
     analyzer: &'a mut TextAnalyzer,
     message_tokens: Option<Vec<String>>,
+    msg_tokens: Option<Vec<String>>,
 }
 
 /// A value found at a target.
@@ -238,22 +245,37 @@ enum Found<'a> {
 }
 
 impl Eval<'_> {
+    /// The record's message, tokenized once per evaluation.
+    fn message_tokens(&mut self) -> &[String] {
+        let (record, analyzer) = (self.record, &mut *self.analyzer);
+        self.message_tokens
+            .get_or_insert_with(|| tokens(analyzer, &record.message))
+    }
+
+    /// The record's `msg`, tokenized once per evaluation (none: no tokens).
+    fn msg_tokens(&mut self) -> &[String] {
+        let (record, analyzer) = (self.record, &mut *self.analyzer);
+        self.msg_tokens.get_or_insert_with(|| match &record.msg {
+            Some(msg) => tokens(analyzer, msg),
+            None => Vec::new(),
+        })
+    }
+
     fn eval(&mut self, node: &Node) -> bool {
         match node {
             Node::All => true,
             Node::Clause(children) => self.clause(children),
             Node::Text {
-                target: Target::Message,
+                target: target @ (Target::Default | Target::Message | Target::Msg),
                 phrase,
                 prefix,
             } => {
                 let wanted = tokens(self.analyzer, phrase);
-                let record = self.record;
-                let analyzer = &mut *self.analyzer;
-                let have = self
-                    .message_tokens
-                    .get_or_insert_with(|| tokens(analyzer, &record.message));
-                contains_phrase(have, &wanted, *prefix)
+                let in_message = !matches!(target, Target::Msg)
+                    && contains_phrase(self.message_tokens(), &wanted, *prefix);
+                in_message
+                    || !matches!(target, Target::Message)
+                        && contains_phrase(self.msg_tokens(), &wanted, *prefix)
             }
             Node::Text {
                 target,
@@ -265,6 +287,17 @@ impl Eval<'_> {
                     .iter()
                     .any(|f| equals(self.analyzer, f, phrase, *prefix))
             }
+            Node::Set {
+                target: target @ (Target::Default | Target::Message | Target::Msg),
+                elements,
+            } => elements.iter().any(|element| {
+                let node = Node::Text {
+                    target: target.clone(),
+                    phrase: element.clone(),
+                    prefix: false,
+                };
+                self.eval(&node)
+            }),
             Node::Set { target, elements } => {
                 let found = find(self.record, target);
                 found
@@ -313,7 +346,8 @@ impl Eval<'_> {
 fn find<'a>(r: &'a Record, target: &Target) -> Vec<Found<'a>> {
     let c = &r.container;
     match target {
-        Target::Message => vec![Found::Text(&r.message)],
+        Target::Default | Target::Message => vec![Found::Text(&r.message)],
+        Target::Msg => r.msg.as_deref().map(Found::Text).into_iter().collect(),
         Target::Ts => vec![Found::Number(r.ts_ns as f64)],
         Target::Seq => vec![Found::Number(r.seq as f64)],
         Target::Truncated => {
@@ -478,6 +512,20 @@ mod tests {
                 "web",
                 r#"{"msg":"hello world","tags":["a","b"],"ok":true}"#,
             ),
+            // msg differs from the line's words: a rendered Serilog template,
+            // a JSON escape undone.
+            record(
+                7,
+                70,
+                "api",
+                r#"{"@t":"2026-12-03T07:43:41Z","@mt":"User {Name} logged in","Name":"bob"}"#,
+            ),
+            record(
+                8,
+                80,
+                "api",
+                r#"{"level":"info","msg":"line one\nline two"}"#,
+            ),
         ];
         let (_dir, index) = index_with(&records);
         let queries = [
@@ -524,6 +572,25 @@ mod tests {
             "message:peer",
             "stream:stdout",
             "sda1",
+            "msg:expired",
+            "msg:\"disk almost\"",
+            "msg:GET",
+            "msg:INFO",
+            "message:INFO",
+            "msg:log*",
+            "msg:bob",
+            "\"bob logged\"",
+            "msg:\"bob logged\"",
+            "message:\"bob logged\"",
+            "\"one line\"",
+            "msg:nline",
+            "message:nline",
+            "NOT msg:login",
+            "msg:* ",
+            "msg:peer",
+            "msg:IN [expired bob]",
+            "message:IN [peer login]",
+            "level:info AND msg:line",
         ];
         for q in queries {
             let params = SearchParams {
