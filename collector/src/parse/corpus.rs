@@ -177,6 +177,30 @@ fn parses_losslessly(bytes: &[u8]) {
 }
 
 #[test]
+fn edge_cases_parse_without_loss() {
+    for text in [
+        "",
+        " ",
+        "{}",
+        "{",
+        "}",
+        r#"{"@t":1,"@mt":""}"#,
+        r#"{"@t":1,"@mt":"{"}"#,
+        r#"{"level":"30","msg":" "}"#,
+        "[",
+        "[]",
+        "ERROR",
+        "ERROR:",
+        "ERROR:x",
+        "I1204 10:00:00.000000 1 a.go:1] ",
+        r#"a - - [x/y:z] "" 999 0"#,
+        "\u{1b}[",
+    ] {
+        parses_losslessly(text.as_bytes());
+    }
+}
+
+#[test]
 fn every_cut_of_every_corpus_line_parses_without_loss() {
     for case in cases() {
         let bytes = case.line.as_bytes();
@@ -236,6 +260,8 @@ fn arbitrary_bytes_never_panic_or_lose_the_line() {
         "\"@mt\":\"{A:x} {B}\"",
         "\"fields\":{",
         "\"spans\":[{",
+        "{\"@t\":1,\"@mt\":\"\"}",
+        "{\"level\":\"30\",\"msg\":\" \"}",
     ];
     let corpus: Vec<&str> = cases().iter().map(|c| c.line).collect();
     let mut rng = Rng(0x5eed_1234_abcd_0042);

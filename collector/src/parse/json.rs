@@ -316,12 +316,13 @@ fn take(map: &mut Map<String, Value>, best: Best<String>) -> Option<String> {
 pub(super) fn level_from_value(value: &Value) -> Option<Level> {
     match value {
         // slog writes levels between the named ones as INFO+2, ERROR+4.
-        Value::String(text) => match Level::parse(
-            text.trim_end_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-'),
-        )? {
-            Level::Other(_) => Level::parse(text),
-            known => Some(known),
-        },
+        Value::String(text) => {
+            let named = text.trim_end_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
+            match Level::parse(named) {
+                Some(Level::Other(_)) | None => Level::parse(text),
+                known => known,
+            }
+        }
         // pino / bunyan numeric levels
         Value::Number(n) => Some(match n.as_u64()? {
             0..=10 => Level::Trace,
@@ -382,13 +383,15 @@ fn nested_msg(map: &Map<String, Value>) -> Option<String> {
             return Some(msg);
         }
     }
-    if let Some(template) = map.get("@mt").and_then(Value::as_str) {
+    let rendered = if let Some(template) = map.get("@mt").and_then(Value::as_str) {
         let renderings = map.get("@r").and_then(Value::as_array);
-        return Some(render_template(template, map, renderings));
-    }
-    let template = map.get("MessageTemplate").and_then(Value::as_str)?;
-    let properties = map.get("Properties").and_then(Value::as_object)?;
-    Some(render_template(template, properties, None))
+        render_template(template, map, renderings)
+    } else {
+        let template = map.get("MessageTemplate").and_then(Value::as_str)?;
+        let properties = map.get("Properties").and_then(Value::as_object)?;
+        render_template(template, properties, None)
+    };
+    (!rendered.trim().is_empty()).then_some(rendered)
 }
 
 /// Request, trace and span IDs inside the nested objects present (a bit per
