@@ -59,17 +59,16 @@ fn import_emit_image() -> String {
         return image;
     }
 
-    // A folder holding only `emit`, so the tar (and the image) holds nothing else.
-    let rootfs = binary
-        .parent()
-        .expect("the emit binary is inside a target folder")
-        .join("wakeline-e2e-rootfs");
-    std::fs::create_dir_all(&rootfs).expect("create the emit rootfs folder");
-    std::fs::copy(&binary, rootfs.join("emit")).expect("copy emit into its rootfs folder");
+    // A folder of this process's own holding only `emit` (exactly the bytes
+    // hashed above), so the tar holds nothing else, and a test process
+    // running at the same time can never hand it a half-copied binary.
+    let rootfs = tempfile::tempdir().expect("create the emit rootfs folder");
+    let rootfs = rootfs.path();
+    write_executable(&rootfs.join("emit"), &bytes);
 
     let mut tar = Command::new("tar")
         .arg("-C")
-        .arg(&rootfs)
+        .arg(rootfs)
         .args(["-c", "emit"])
         .stdout(Stdio::piped())
         .spawn()
@@ -103,6 +102,13 @@ fn import_emit_image() -> String {
         .args(["tag", &image, "wakeline-test-emit:latest"])
         .status();
     image
+}
+
+fn write_executable(path: &std::path::Path, bytes: &[u8]) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, bytes).expect("write emit into its rootfs folder");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .expect("make emit executable");
 }
 
 /// Runs a cargo build of one binary and returns its path from cargo's JSON messages.
