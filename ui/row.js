@@ -386,11 +386,13 @@ export function toggleRow(row, open = !row.classList.contains('open')) {
     existing?.remove();
     row.classList.remove('open');
     row.setAttribute('aria-expanded', 'false');
-    return;
+  } else {
+    if (!existing) row.appendChild(renderDetail(rec));
+    row.classList.add('open');
+    row.setAttribute('aria-expanded', 'true');
   }
-  if (!existing) row.appendChild(renderDetail(rec));
-  row.classList.add('open');
-  row.setAttribute('aria-expanded', 'true');
+  // A virtual list (live.js) measures rows while they are open.
+  row.dispatchEvent(new CustomEvent('wakeline:rowtoggle', { bubbles: true }));
 }
 
 /** Marks `row` as the selected one (outlined, focused, scrolled into view). */
