@@ -40,7 +40,7 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
-use wakeline_e2e::{Collector, ContainerSpec, poll};
+use wakeline_e2e::{Collector, ContainerSpec, docker, metric, poll};
 
 use crate::common::{
     cpu_secs, dockerd_pid, fresh_data_dir, median, print_stderr_summary, print_table, run_tag,
@@ -142,11 +142,8 @@ if (m.kind === 'page' && counts) {
   const n = /^([\d,]+) received/.exec(counts.textContent);
   received = n ? Number(n[1].replace(/,/g, '')) : -1;
 }
-const gaps = m.kind === 'page'
-  ? [...document.querySelectorAll('#live .gap')].reduce((s, g) => s + Number(g.dataset.dropped || 0), 0)
-  : m.dropped;
 return {
-  received, gaps,
+  received,
   heap: performance.memory ? performance.memory.usedJSHeapSize : -1,
   nodes: document.getElementsByTagName('*').length,
   rows: document.querySelectorAll('.row[data-seq]').length,
@@ -424,10 +421,21 @@ fn loadavg() -> String {
 struct Sample {
     at: f64,
     received: u64,
-    gaps: u64,
     heap: f64,
     nodes: u64,
     rows: u64,
+}
+
+/// `wakeline_live_sent_total` and `wakeline_live_dropped_total` now: what the
+/// collector sent to its live clients and skipped for them (gap notices). The
+/// page is the only client of this collector while it runs.
+fn live_counters(collector: &Collector) -> (u64, u64) {
+    let body = collector.request("/metrics", None).body;
+    let get = |name: &str| metric::<f64>(&body, name).unwrap_or(0.0) as u64;
+    (
+        get("wakeline_live_sent_total"),
+        get("wakeline_live_dropped_total"),
+    )
 }
 
 fn sample(chrome: &Chrome, at: f64) -> Sample {
@@ -436,7 +444,6 @@ fn sample(chrome: &Chrome, at: f64) -> Sample {
     Sample {
         at,
         received: n("received").max(0.0) as u64,
-        gaps: n("gaps").max(0.0) as u64,
         heap: n("heap"),
         nodes: n("nodes") as u64,
         rows: n("rows") as u64,
@@ -447,6 +454,9 @@ fn sample(chrome: &Chrome, at: f64) -> Sample {
 struct Outcome {
     name: String,
     written: u64,
+    /// Records the collector sent to the page and skipped for it (gap notices).
+    sent: u64,
+    dropped: u64,
     write_secs: f64,
     /// Seconds after the writers exited until the page had received everything.
     drain_secs: Option<f64>,
@@ -539,6 +549,7 @@ fn one_run(
     let collector_cpu = collector.pid().and_then(cpu_secs).unwrap_or(f64::NAN);
     let dockerd_cpu = dockerd_pid().and_then(cpu_secs).unwrap_or(f64::NAN);
     let host = HostCpu::take();
+    let counters = live_counters(collector);
     let started = Instant::now();
     let containers: Vec<_> = specs.iter().map(ContainerSpec::run).collect();
     let exits = watch_exits(&containers);
@@ -557,6 +568,16 @@ fn one_run(
     if let Err(e) = exits.join().expect("the docker wait thread") {
         panic!("{e}");
     }
+    for container in &containers {
+        let code = docker(&["inspect", "--format", "{{.State.ExitCode}}", &container.id]);
+        assert_eq!(
+            code,
+            "0",
+            "writer {} exited with {code}: {}",
+            container.name,
+            container.docker_logs().chars().take(400).collect::<String>()
+        );
+    }
     let host_cpu = HostCpu::take().since(host);
     let cpu_chrome = chrome.cpu_secs() - chrome_cpu;
     let cpu_collector = collector.pid().and_then(cpu_secs).unwrap_or(f64::NAN) - collector_cpu;
@@ -566,13 +587,16 @@ fn one_run(
 
     // Drain: until the page has everything (or gave up on some as gaps).
     let drained_at = Instant::now();
+    let mut skipped = 0;
     let drained = poll(DRAIN, || {
         let s = sample(chrome, started.elapsed().as_secs_f64());
         samples.push(s);
-        (s.received + s.gaps >= written).then_some(())
+        skipped = live_counters(collector).1 - counters.1;
+        (s.received + skipped >= written).then_some(())
     });
     let drain_secs = drained.map(|()| drained_at.elapsed().as_secs_f64());
     samples.push(sample(chrome, started.elapsed().as_secs_f64()));
+    let (sent, dropped) = live_counters(collector);
 
     let collected = chrome.execute(COLLECT, vec![]);
     let floats = |k: &str| -> Vec<f64> {
@@ -589,6 +613,8 @@ fn one_run(
     Outcome {
         name: kind.to_string(),
         written,
+        sent: sent - counters.0,
+        dropped: dropped - counters.1,
         write_secs,
         drain_secs,
         samples,
@@ -664,9 +690,14 @@ fn figures(o: &Outcome, secs: f64) -> Vec<(String, f64, String)> {
             thousands(o.written),
         ),
         (
-            "skipped (gap notices)".into(),
-            last.gaps as f64,
-            thousands(last.gaps),
+            "sent by the collector".into(),
+            o.sent as f64,
+            thousands(o.sent),
+        ),
+        (
+            "skipped for it (gap notices)".into(),
+            o.dropped as f64,
+            thousands(o.dropped),
         ),
         ("received lines/s".into(), kept, thousands(kept as u64)),
         (
