@@ -575,7 +575,11 @@ fn one_run(
             "0",
             "writer {} exited with {code}: {}",
             container.name,
-            container.docker_logs().chars().take(400).collect::<String>()
+            container
+                .docker_logs()
+                .chars()
+                .take(400)
+                .collect::<String>()
         );
     }
     let host_cpu = HostCpu::take().since(host);
