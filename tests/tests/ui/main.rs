@@ -60,3 +60,22 @@ fn run(test: &str, service: Option<&str>, steps: &[String]) -> Container {
 fn wait_indexed(collector: &Collector, container: &Container, n: u64) {
     collector.wait_total(&[("container", container.name.as_str())], n);
 }
+
+/// Asserts that the page shows exactly one row per expected text, in order,
+/// each containing it. A row shows the line's human message: for a plain line
+/// `ERROR x` the UI may show `x` with the level in its own cell, so the
+/// expected texts leave level prefixes out.
+#[track_caller]
+fn assert_rows(rows: &[String], expected: &[&str]) {
+    assert_eq!(
+        rows.len(),
+        expected.len(),
+        "rows {rows:?}, expected one per {expected:?}"
+    );
+    for (row, text) in rows.iter().zip(expected) {
+        assert!(
+            row.contains(text),
+            "row {row:?} should show {text:?}: {rows:?}"
+        );
+    }
+}

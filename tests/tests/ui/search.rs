@@ -32,9 +32,13 @@ fn search_deep_link_shows_its_match_count_and_chart() {
     let total = browser.wait("#total[data-total]", |b| b.attr("#total", "data-total"));
     assert_eq!(total, "1");
     assert_eq!(browser.texts("#total"), vec!["1 line"]);
+    assert_rows(
+        &browser.wait_row(&needle),
+        &[&format!("{needle} went wrong")],
+    );
     assert_eq!(
-        browser.wait_row(&needle),
-        vec![format!("ERROR {needle} went wrong")]
+        browser.texts("#results .row[data-seq] .level"),
+        vec!["ERROR"]
     );
     assert_eq!(browser.count("#results .row[data-seq].stderr"), 1);
 
