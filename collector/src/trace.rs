@@ -15,7 +15,8 @@
 //!   the callee is not collected. No tracing backend is needed for this, and
 //!   no other log viewer shows it;
 //! - **the critical path**: from the first span, the child that ended last,
-//!   and so on: the chain that decided how long the request took.
+//!   and so on: the chain that decided how long the request took. A consumer
+//!   of a queue is left out of it: the request did not wait for it.
 //!
 //! Lines written without the middleware still count in their span's lines if
 //! they carry a span ID; a request without any such line has no spans.
@@ -257,7 +258,8 @@ pub fn structure(records: &[Record]) -> Structure {
     }
 }
 
-/// From the earliest root span, repeatedly the child that ended last.
+/// From the earliest root span, repeatedly the child that ended last (among
+/// the calls the parent waited for: not the consumers of what it published).
 fn critical_path(spans: &[Span]) -> Vec<String> {
     let Some(root) = spans.iter().find(|s| s.parent.is_none()) else {
         return Vec::new();
@@ -269,7 +271,7 @@ fn critical_path(spans: &[Span]) -> Vec<String> {
         let next = spans
             .iter()
             .filter(|s| s.parent.as_deref() == Some(current.span_id.as_str()))
-            .filter(|s| !path.contains(&s.span_id))
+            .filter(|s| s.kind != "consume" && !path.contains(&s.span_id))
             .max_by_key(|s| s.end_ns);
         let Some(next) = next else {
             break;
@@ -437,8 +439,9 @@ mod tests {
 
     #[test]
     fn the_critical_path_follows_the_child_that_ended_last() {
+        // push's consume span ended last, but edge did not wait for it.
         let s = structure(&request());
-        assert_eq!(s.critical_path, ["e1", "q1"]);
+        assert_eq!(s.critical_path, ["e1", "t1"]);
     }
 
     #[test]

@@ -159,6 +159,61 @@ fn a_posted_message_is_traced_through_all_five_services_and_pushed_to_open_pages
         .filter_map(|(_, l)| l["trace_id"].as_str())
         .collect();
     assert_eq!(traces.len(), 1, "one trace: {traces:?}");
+
+    assert_structure(&request);
+}
+
+/// The request's structure rebuilt by the collector from the lines alone:
+/// a span in each of the five services, every call seen, the queue hop as a
+/// publish that push consumed, the critical path starting at edge.
+fn assert_structure(request: &Value) {
+    let spans = request["spans"].as_array().expect("spans");
+    let calls = request["calls"].as_array().expect("calls");
+    let span_services: std::collections::BTreeSet<&str> =
+        spans.iter().filter_map(|s| s["service"].as_str()).collect();
+    for service in FIVE {
+        assert!(
+            span_services.contains(service),
+            "no span of {service}: {spans:#?}"
+        );
+    }
+    let edge = spans
+        .iter()
+        .find(|s| s["service"] == "edge" && s["method"] == "POST")
+        .unwrap_or_else(|| panic!("edge's POST span: {spans:#?}"));
+    assert!(edge["parent"].is_null(), "edge is the root: {edge}");
+    assert_eq!(edge["path"], "/api/messages", "{edge}");
+    for span in spans.iter().filter(|s| s["service"] != "edge") {
+        assert!(
+            span["parent"].is_string(),
+            "nested under its caller: {span}"
+        );
+    }
+    assert!(!calls.is_empty(), "{request}");
+    for call in calls {
+        assert_eq!(
+            call["seen"], true,
+            "every call reached a collected span: {call}"
+        );
+    }
+    let publish = calls
+        .iter()
+        .find(|c| c["kind"] == "publish")
+        .unwrap_or_else(|| panic!("the queue hop: {calls:#?}"));
+    assert_eq!(publish["from_service"], "messages", "{publish}");
+    assert_eq!(publish["to_service"], "push", "{publish}");
+    let consume = spans
+        .iter()
+        .find(|s| s["kind"] == "consume")
+        .unwrap_or_else(|| panic!("push's consume span: {spans:#?}"));
+    assert_eq!(consume["service"], "push");
+    assert_eq!(consume["span_id"], publish["to_span_id"]);
+    let path = request["critical_path"].as_array().expect("critical_path");
+    assert_eq!(path.first(), Some(&edge["span_id"]), "{path:?}");
+    assert!(
+        !path.contains(&consume["span_id"]),
+        "edge did not wait for push: {path:?}"
+    );
 }
 
 #[test]
@@ -282,9 +337,18 @@ fn the_legacy_call_logs_its_call_but_messages_serves_it_under_another_id() {
     assert!(started.get("parent_span_id").is_none(), "{started}");
     assert_ne!(started["span_id"], child.as_str());
 
-    // And the request's own lines are edge's alone.
+    // And the request's own lines are edge's alone; its structure flags the
+    // call where the ID stopped propagating, with what edge saw of it.
     let (_, request) = collector.get(&format!("/api/requests/{id}"));
     assert_eq!(services_of(&request), vec!["edge".to_owned()], "{request}");
+    let lost = request["calls"]
+        .as_array()
+        .and_then(|calls| calls.iter().find(|c| c["path"] == "/api/messages/stats"))
+        .unwrap_or_else(|| panic!("the legacy call in calls: {request}"));
+    assert_eq!(lost["seen"], false, "{lost}");
+    assert_eq!(lost["to"], "messages:8080", "{lost}");
+    assert_eq!(lost["status"], 200, "{lost}");
+    assert_eq!(lost["child_span_id"], child.as_str(), "{lost}");
 }
 
 #[test]
