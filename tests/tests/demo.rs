@@ -367,3 +367,102 @@ fn the_compose_file_is_valid() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn the_request_page_draws_the_waterfall_and_flags_the_lost_hop() {
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let demo = ChatDemo::start("waterfall");
+    wait_push_consuming(&collector, &demo);
+    let id = demo.posted_message_request_id();
+    wait_request_in(&collector, &id, &FIVE, &demo);
+    // The legacy route, under an ID of our own, in the same project's stack.
+    let legacy = format!("legacy-{}", unique("waterfall"));
+    let stats = demo.request(
+        "GET",
+        "/api/legacy/stats",
+        &[("x-request-id", &legacy)],
+        None,
+    );
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    poll(DEADLINE, || {
+        let (_, request) = collector.get(&format!("/api/requests/{legacy}"));
+        request["calls"]
+            .as_array()
+            .filter(|c| !c.is_empty())
+            .map(drop)
+    })
+    .unwrap_or_else(|| panic!("no call line of {legacy}\n{}", collector.diagnostics()));
+
+    let browser = wakeline_e2e::Browser::open(collector.port());
+    browser.goto(&format!("/requests/{}", wakeline_e2e::enc(&id)));
+    browser.wait_for("#waterfall .span-row");
+    let services: std::collections::BTreeSet<String> = browser
+        .execute(
+            "return [...document.querySelectorAll('#waterfall .span-row')].map(r => r.dataset.service)",
+            vec![],
+        )
+        .as_array()
+        .map(|list| list.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    for service in FIVE {
+        assert!(
+            services.contains(service),
+            "{service} in the waterfall: {services:?}"
+        );
+    }
+    assert_eq!(
+        browser.count("#waterfall .call-lost"),
+        0,
+        "every hop of a post is seen"
+    );
+    assert!(
+        browser.count("#waterfall .span-row.critical") >= 2,
+        "the slowest path is marked"
+    );
+
+    browser.goto(&format!("/requests/{}", wakeline_e2e::enc(&legacy)));
+    browser.wait_for("#waterfall .call-lost");
+    assert_eq!(
+        browser
+            .attr("#waterfall .call-lost", "data-path")
+            .as_deref(),
+        Some("/api/messages/stats")
+    );
+    let text = browser.wait_text("#waterfall .call-lost", "request ID lost here");
+    assert!(text.contains("messages:8080"), "{text}");
+}
+
+/// The README's picture of a request's path: a posted message through the
+/// demo, its request page in light and dark at 1280×800.
+#[test]
+#[ignore = "makes docs/screenshots/trace-*.png; run it by name with --ignored"]
+fn trace_page_screenshots() {
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let demo = ChatDemo::start("shots");
+    wait_push_consuming(&collector, &demo);
+    let id = demo.posted_message_request_id();
+    wait_request_in(&collector, &id, &FIVE, &demo);
+    let out = wakeline_e2e::workspace_root().join("docs/screenshots");
+    std::fs::create_dir_all(&out).expect("create docs/screenshots");
+    let browser = wakeline_e2e::Browser::open(collector.port());
+    browser.set_viewport(1280, 800);
+    for theme in ["light", "dark"] {
+        browser.goto("/");
+        browser.execute(
+            "localStorage.setItem('wakeline-theme', arguments[0]);",
+            vec![serde_json::json!(theme)],
+        );
+        browser.goto(&format!("/requests/{}", wakeline_e2e::enc(&id)));
+        browser.wait_for("#waterfall .span-row");
+        let file = out.join(format!("trace-{theme}.png"));
+        browser.screenshot(&file);
+        let size = std::fs::metadata(&file).map_or(0, |m| m.len());
+        assert!(
+            size > 0 && size < 300_000,
+            "{}: {size} bytes",
+            file.display()
+        );
+    }
+}
