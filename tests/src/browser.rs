@@ -13,6 +13,7 @@
 //! chromedriver speaks plain HTTP on loopback, so fantoccini is built without a
 //! TLS stack and connects with hyper-util's `HttpConnector`.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -40,6 +41,10 @@ pub struct Browser {
     driver_port: u16,
     base: String,
     logs: tempfile::TempDir,
+    /// For chromedriver's own routes (`/status`, the console log).
+    http: reqwest::blocking::Client,
+    /// Every console line read so far (reading drains chromedriver's buffer).
+    console_seen: RefCell<Vec<String>>,
 }
 
 impl Browser {
@@ -76,6 +81,11 @@ impl Browser {
             driver_port,
             base: format!("http://127.0.0.1:{port}"),
             logs,
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("build an HTTP client"),
+            console_seen: RefCell::new(Vec::new()),
         };
         browser.connect();
         browser
@@ -84,12 +94,8 @@ impl Browser {
     fn connect(&mut self) {
         let driver_port = self.driver_port;
         let status_url = format!("http://127.0.0.1:{driver_port}/status");
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("build an HTTP client");
         let ready = poll(START_DEADLINE, || {
-            let body: Value = http.get(&status_url).send().ok()?.json().ok()?;
+            let body: Value = self.http.get(&status_url).send().ok()?.json().ok()?;
             (body["value"]["ready"] == true).then_some(())
         });
         if ready.is_none() {
@@ -228,8 +234,35 @@ impl Browser {
 
     /// Polls `check` against this page until it returns `Some`; at the deadline,
     /// panics saying what was awaited and what the page showed.
+    ///
+    /// Chromium aborts requests in flight, loopback ones included, when a network
+    /// interface appears or goes (`net::ERR_NETWORK_CHANGED`), and every Docker
+    /// container started or removed on the host adds or removes a veth. A page
+    /// whose module or API request was aborted that way is reloaded (its state
+    /// is in its URL), at most a few times per wait and saying so on stderr;
+    /// any other failure stays a failure.
     pub fn wait<T>(&self, what: &str, mut check: impl FnMut(&Browser) -> Option<T>) -> T {
-        poll(DEADLINE, || check(self)).unwrap_or_else(|| {
+        const MAX_RELOADS: u32 = 3;
+        let mut reloads = 0;
+        let found = poll(DEADLINE, || {
+            if let Some(value) = check(self) {
+                return Some(value);
+            }
+            let aborted = self
+                .console()
+                .iter()
+                .any(|line| line.contains("ERR_NETWORK_CHANGED"));
+            if aborted && reloads < MAX_RELOADS {
+                reloads += 1;
+                eprintln!(
+                    "browser: a network change (a container's interface) aborted a request of {}; reloading it",
+                    self.current_url()
+                );
+                self.run("refresh", self.client().refresh());
+            }
+            None
+        });
+        found.unwrap_or_else(|| {
             panic!(
                 "waited {DEADLINE:?} for {what}, in vain\n{}",
                 self.diagnostics()
@@ -360,7 +393,10 @@ impl Browser {
             .unwrap_or_else(|| "(the page could not be read)".to_string());
         format!(
             "--- the page ---\n{page}\n---\n--- the browser's console ---\n{}\n---\n{}",
-            self.console().join("\n"),
+            {
+                self.console();
+                self.console_seen.borrow().join("\n")
+            },
             self.driver_log()
         )
     }
@@ -379,14 +415,14 @@ impl Browser {
             "http://127.0.0.1:{}/session/{session}/se/log",
             self.driver_port
         );
-        let entries: Option<Value> = reqwest::blocking::Client::new()
+        let body: Option<Value> = self
+            .http
             .post(&url)
-            .timeout(Duration::from_secs(5))
             .json(&json!({ "type": "browser" }))
             .send()
             .ok()
             .and_then(|response| response.json().ok());
-        entries
+        let lines: Vec<String> = body
             .as_ref()
             .and_then(|body| body["value"].as_array())
             .map(|entries| {
@@ -401,7 +437,9 @@ impl Browser {
                     })
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self.console_seen.borrow_mut().extend(lines.iter().cloned());
+        lines
     }
 
     fn driver_log(&self) -> String {

@@ -73,6 +73,14 @@ fn url_filters_apply_on_the_live_page() {
     let dir = data_dir();
     let collector = Collector::start(dir.path());
     let (a_info, a_error, b_error) = (term("ainfo"), term("aerror"), term("berror"));
+    let b = run(
+        "live_filter_b",
+        None,
+        &[format!("out:ERROR {b_error} broken"), "stay".into()],
+    );
+    // B's line is older than A's: the tail comes oldest first, so a line the
+    // filter let through would be drawn no later than A's error line.
+    wait_indexed(&collector, &b, 1);
     let a = run(
         "live_filter_a",
         None,
@@ -82,19 +90,13 @@ fn url_filters_apply_on_the_live_page() {
             "stay".into(),
         ],
     );
-    let b = run(
-        "live_filter_b",
-        None,
-        &[format!("out:ERROR {b_error} broken"), "stay".into()],
-    );
     wait_indexed(&collector, &a, 2);
-    wait_indexed(&collector, &b, 1);
 
     let browser = Browser::open(collector.port());
     let path = format!("/?{}", query(&[("container", &a.name), ("level", "error")]));
     browser.goto(&path);
-    // The tail arrives as one batch: once A's error line is there, so would be
-    // any other line the filter let through.
+    // A's info line is older than its error line, B's older still (above):
+    // once A's error line is drawn, anything the filter let through would be.
     let rows = browser.wait_row(&a_error);
     browser.wait_text("#status", "live");
     assert_rows(&rows, &[&format!("{a_error} broken")]);
@@ -133,7 +135,8 @@ fn pause_holds_new_lines_until_resumed() {
         .run();
     // The line reached the collector (and its live feed) …
     collector.wait_total(&[("container", spec.name())], 1);
-    browser.wait_text("#status-detail", "1 lines waiting");
+    let waiting = browser.wait_text("#status-detail", "waiting");
+    assert!(waiting.starts_with("1 "), "one line waits: {waiting:?}");
     // … but the paused page has not shown it.
     assert_eq!(browser.rows(), Vec::<String>::new());
 

@@ -60,8 +60,11 @@ fn markup_and_hyperlinks_in_lines_show_as_text_and_run_nothing() {
         format!("/search?container={}", enc(&container.name)),
     ] {
         browser.goto(&page);
-        let rows = browser.wait_row("click");
-        let mut sorted = rows.clone();
+        // The three lines, whichever order they are drawn in.
+        let mut sorted = browser.wait("the three lines", |b| {
+            let rows = b.rows();
+            (rows.len() >= 3).then_some(rows)
+        });
         sorted.sort();
         let mut expected = vec![
             script.to_string(),
