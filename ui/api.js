@@ -47,17 +47,24 @@ export function pick(source, keys) {
 
 async function call(method, path, { params, form, signal } = {}) {
   let response;
-  try {
-    response = await fetch(path + qs(params), {
-      method,
-      signal,
-      credentials: 'same-origin',
-      headers: { Accept: 'application/json' },
-      body: form ? new URLSearchParams(form) : undefined,
-    });
-  } catch (e) {
-    if (e.name === 'AbortError') throw e;
-    throw new ApiError(0, 'network error', 'the collector did not answer; is it running?');
+  // A GET is tried twice: Chromium aborts requests, loopback ones too, with
+  // ERR_NETWORK_CHANGED whenever Docker adds or removes a container's network
+  // interface, which on a Docker host is all the time.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      response = await fetch(path + qs(params), {
+        method,
+        signal,
+        credentials: 'same-origin',
+        headers: { Accept: 'application/json' },
+        body: form ? new URLSearchParams(form) : undefined,
+      });
+      break;
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      if (method === 'GET' && attempt < 2) continue;
+      throw new ApiError(0, 'network error', 'the collector did not answer; is it running?');
+    }
   }
   if (response.status === 401 && !path.startsWith('/api/login')) unauthorized();
   if (response.status === 204) return null;

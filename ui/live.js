@@ -419,7 +419,7 @@ export function mount(root, ctx) {
     rate = rateCount;
     rateCount = 0;
     updateCounts();
-    if (paused && queue.length) statusDetail.textContent = `${num(queue.length)} lines waiting`;
+    if (paused && queue.length) statusDetail.textContent = `${num(queue.length)} line${queue.length === 1 ? '' : 's'} waiting`;
   }, 1000);
 
   const feed = openLive(filters, { tail: TAIL }, {
