@@ -108,7 +108,11 @@ export function createChart(container, opts = {}) {
       lastDay = day;
       chart.append(
         svg('line', { class: 'tick', x1: x(t), x2: x(t), y1: M.top + plotH, y2: M.top + plotH + 4 }),
-        svg('text', { class: 'axis', x: x(t), y: height - 5, 'text-anchor': 'middle' }, label));
+        // A label near either edge is anchored inward, so it is not cut off.
+        svg('text', {
+          class: 'axis', x: x(t), y: height - 5,
+          'text-anchor': x(t) > width - 40 ? 'end' : x(t) < M.left + 30 ? 'start' : 'middle',
+        }, label));
     }
     // Bars.
     const order = levelOrder(levels);
