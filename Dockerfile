@@ -14,7 +14,10 @@ COPY wakeline /wakeline
 # listens beyond the container's loopback. The port is then published on the
 # host's loopback alone (`-p 127.0.0.1:7070:7070`): see the README, "Run it as a
 # container". The bare binary's default stays 127.0.0.1:7070.
+# Listening there without a token is refused unless accepted explicitly:
+# WAKELINE_ALLOW_OPEN says the published port is the only way in.
 ENV WAKELINE_LISTEN=0.0.0.0:7070 \
+    WAKELINE_ALLOW_OPEN=true \
     WAKELINE_DATA_DIR=/data
 # Its own logs go to a json-file log (and into its own index), not a terminal:
 # no colour codes.

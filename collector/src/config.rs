@@ -18,9 +18,15 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Address to serve the API and UI on. Loopback by default; anything else
-    /// should come with --auth-token.
+    /// needs --auth-token, or --allow-open.
     #[arg(long, env = "WAKELINE_LISTEN", default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
+
+    /// Accept listening beyond loopback without --auth-token: anyone who can
+    /// reach the port reads every log. For a collector in a container whose
+    /// port is published on the host's loopback only (the image sets it).
+    #[arg(long, env = "WAKELINE_ALLOW_OPEN", action = clap::ArgAction::SetTrue)]
+    pub allow_open: bool,
 
     /// Require this token on every route but /healthz, as
     /// `Authorization: Bearer <token>` or the UI's login cookie.
@@ -54,6 +60,22 @@ pub struct Config {
     /// https://logs.example.com). The collector's own host is always allowed.
     #[arg(long, env = "WAKELINE_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+}
+
+impl Config {
+    /// Checks what no single flag can: listening beyond loopback needs a
+    /// token, or the explicit acceptance of the risk. `Err` is one sentence.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.listen.ip().is_loopback() && self.auth_token.is_none() && !self.allow_open {
+            return Err(format!(
+                "refusing to listen on {} without --auth-token: anyone who can reach it would \
+                 read every log; set --auth-token (WAKELINE_AUTH_TOKEN), or --allow-open \
+                 (WAKELINE_ALLOW_OPEN=true) if only trusted peers can reach that address",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// How container logs are read.
@@ -115,6 +137,27 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beyond_loopback_needs_a_token_or_allow_open() {
+        let parse = |args: &[&str]| {
+            Config::try_parse_from(std::iter::once("wakeline").chain(args.iter().copied())).unwrap()
+        };
+        assert!(parse(&[]).check().is_ok());
+        assert!(parse(&["--listen", "[::1]:7070"]).check().is_ok());
+        let open = parse(&["--listen", "0.0.0.0:7070"]).check();
+        assert!(open.is_err_and(|e| e.contains("--allow-open")));
+        assert!(
+            parse(&["--listen", "0.0.0.0:7070", "--auth-token", "t"])
+                .check()
+                .is_ok()
+        );
+        assert!(
+            parse(&["--listen", "0.0.0.0:7070", "--allow-open"])
+                .check()
+                .is_ok()
+        );
+    }
 
     #[test]
     fn defaults_match_the_design() {

@@ -52,6 +52,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(message) = config.check() {
+        eprintln!("wakeline: {message} (see wakeline --help)");
+        return ExitCode::from(2);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -84,7 +88,7 @@ fn main() -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     if !config.listen.ip().is_loopback() && config.auth_token.is_none() {
-        tracing::warn!(listen = %config.listen, "listening beyond loopback without --auth-token: anyone who can reach this port can read every log");
+        tracing::warn!(listen = %config.listen, "listening beyond loopback without --auth-token (--allow-open): anyone who can reach this port can read every log");
     }
     let (index, payload) = LogIndex::open(&config.data_dir)?;
     let index = Arc::new(index);

@@ -91,3 +91,27 @@ fn help_explains_every_flag() {
         );
     }
 }
+
+#[test]
+fn listening_beyond_loopback_needs_a_token_or_the_explicit_flag() {
+    let dir = data_dir();
+    let data = dir.path().to_str().unwrap();
+    let (status, stderr) = run_to_exit(&["--data-dir", data, "--listen", "0.0.0.0:0"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    let lines = non_empty_lines(&stderr);
+    assert_eq!(lines.len(), 1, "one-line error expected, got:\n{stderr}");
+    assert!(
+        lines[0].contains("--auth-token") && lines[0].contains("--allow-open"),
+        "it says what would be accepted: {stderr}"
+    );
+    // With either, it goes on to the engine (here one that does not exist).
+    for extra in [["--allow-open", ""], ["--auth-token", "s3cret"]] {
+        let mut args = vec!["--data-dir", data, "--listen", "0.0.0.0:0"];
+        args.extend(extra.iter().filter(|a| !a.is_empty()));
+        args.extend(["--docker-host", "unix:///nonexistent.sock"]);
+        let (status, stderr) = run_to_exit(&args);
+        assert_eq!(status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("nonexistent.sock"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("refusing"), "{args:?}: {stderr}");
+    }
+}
