@@ -39,7 +39,7 @@ use tracing::field::{Empty, display};
 
 use crate::context::RequestContext;
 use crate::id::{RequestId, new_uuid_v7};
-use crate::layer::REQUEST_LINE_TARGET;
+use crate::layer::{REQUEST_LINE_TARGET, start_context};
 use crate::propagate::{TRACEPARENT, X_REQUEST_ID};
 
 /// The target of the publish line: the same as an outgoing call's
@@ -226,22 +226,6 @@ pub fn consume(carrier: &(impl Carrier + ?Sized), topic: &str) -> Span {
         "message received"
     );
     span
-}
-
-/// As the layer does: the OpenTelemetry span's IDs when that feature and
-/// layer are on, else our own.
-fn start_context(
-    span: &Span,
-    request_id: RequestId,
-    parent: Option<&SpanContext>,
-) -> RequestContext {
-    #[cfg(feature = "otel")]
-    if let Some(ctx) = crate::otel::adopt_span(span, &request_id, parent) {
-        return ctx;
-    }
-    #[cfg(not(feature = "otel"))]
-    let _ = span;
-    RequestContext::start(request_id, parent)
 }
 
 #[cfg(test)]

@@ -252,7 +252,7 @@ fn request_span(level: Level, request_id: &RequestId, method: &str, path: &str) 
 /// The request's [`RequestContext`]: with the `otel` feature and an
 /// OpenTelemetry layer installed, the IDs of the OpenTelemetry span (so both
 /// agree on one trace); otherwise our own.
-fn start_context(
+pub(crate) fn start_context(
     span: &Span,
     request_id: RequestId,
     parent: Option<&opentelemetry::trace::SpanContext>,

@@ -49,13 +49,7 @@ fn import_emit_image() -> String {
     let bytes = std::fs::read(&binary).expect("read the emit binary cargo just built");
     let image = format!("wakeline-test-emit:{:016x}", fnv1a(&bytes));
 
-    let exists = Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Id}}", &image])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run docker image inspect");
-    if exists.success() {
+    if image_exists(&image) {
         return image;
     }
 
@@ -141,8 +135,20 @@ fn cargo_build(args: &[&str], rustflags: Option<&str>, target_name: &str) -> Pat
         .unwrap_or_else(|| panic!("cargo {} did not report an executable", args.join(" ")))
 }
 
+/// Whether the engine has an image by this name (an image tagged with its
+/// content's hash need not be made again).
+pub(crate) fn image_exists(image: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run docker image inspect")
+        .success()
+}
+
 /// FNV-1a: a stable content hash (std's `DefaultHasher` may change between releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
     })

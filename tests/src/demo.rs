@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::artifacts::{fnv1a, image_exists};
 use crate::{Response, docker, poll, workspace_root};
 
 /// The five services, in start order (callees first).
@@ -57,13 +58,7 @@ fn build_images() -> BTreeMap<String, String> {
         let bytes = std::fs::read(binary).expect("read a chat binary cargo just built");
         let image = format!("wakeline-chat-{service}:e2e-{:016x}", fnv1a(&bytes));
         images.insert(service.to_owned(), image.clone());
-        let exists = Command::new("docker")
-            .args(["image", "inspect", "--format", "{{.Id}}", &image])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run docker image inspect");
-        if exists.success() {
+        if image_exists(&image) {
             continue;
         }
         let dir = context.path().join(service);
@@ -397,13 +392,6 @@ pub fn basic_auth(user: &str, password: &str) -> String {
         }
     }
     out
-}
-
-/// FNV-1a over the binaries: a stable content hash for the image tags.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]
