@@ -56,6 +56,11 @@ pub struct Config {
     #[arg(long, env = "WAKELINE_LOG_FILES", default_value = "auto", value_enum)]
     pub log_files: LogFiles,
 
+    /// Join the lines of a stack trace (Python, Java, Go, Node, Rust, .NET)
+    /// into one record (`auto`), or keep every line its own record (`off`).
+    #[arg(long, env = "WAKELINE_MULTILINE", default_value = "auto", value_enum)]
+    pub multiline: Multiline,
+
     /// Extra origins allowed to open the live WebSocket (comma-separated, e.g.
     /// https://logs.example.com). The collector's own host is always allowed.
     #[arg(long, env = "WAKELINE_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -85,6 +90,15 @@ pub enum LogFiles {
     Auto,
     /// Always through the Docker API.
     Api,
+}
+
+/// Whether continuation lines are joined into the record they belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Multiline {
+    /// Stack traces and their continuation lines become one record.
+    Auto,
+    /// Every line is its own record.
+    Off,
 }
 
 fn parse_token(text: &str) -> Result<String, String> {
