@@ -19,6 +19,7 @@ mod docker;
 pub mod image;
 mod live;
 pub mod records;
+pub mod sockproxy;
 mod time;
 
 pub use artifacts::{collector_binary, emit_image};
@@ -26,6 +27,7 @@ pub use browser::Browser;
 pub use collector::{Collector, Response};
 pub use docker::{Container, ContainerSpec, docker};
 pub use live::{Live, NoMessage};
+pub use sockproxy::{Rule, SockProxy};
 pub use time::{format_ts, parse_ts};
 
 use std::path::PathBuf;

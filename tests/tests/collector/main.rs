@@ -12,6 +12,7 @@
 mod cli;
 mod crash;
 mod endpoints;
+mod faults;
 mod files;
 mod follow;
 mod lines;
