@@ -126,6 +126,15 @@ impl LineAssembler {
         slot.take().map(|p| finish(stream, p))
     }
 
+    /// The timestamp of the line waiting for its end on `stream`, if any.
+    pub fn pending_ts(&self, stream: Stream) -> Option<i64> {
+        match stream {
+            Stream::Stdout => self.stdout.as_ref(),
+            Stream::Stderr => self.stderr.as_ref(),
+        }
+        .map(|p| p.ts_ns)
+    }
+
     /// Lines still waiting for their end, as they are: called when a
     /// container's output has ended (a last line written without a newline).
     pub fn flush(&mut self) -> Vec<Line> {

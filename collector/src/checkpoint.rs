@@ -3,27 +3,44 @@
 //! the last (`index`, which writes the checkpoints in the same tantivy commit
 //! as the documents, so that the two can never disagree after a crash).
 //!
-//! A checkpoint is the newest Docker timestamp taken plus how many lines
+//! Docker stamps each stream of a container in its own goroutine, so a
+//! container has one checkpoint per stream (a [`Position`]). A checkpoint is
+//! the newest Docker timestamp taken from that stream plus how many lines
 //! carried exactly that timestamp. Docker's `since` filter is inclusive, but
-//! the typed client only sends whole seconds: a resume asks from the whole
-//! second and [`Replay`] skips what the checkpoint says is already indexed.
+//! the typed client only sends whole seconds: a resume asks from the earlier
+//! stream's whole second and [`Replay`] skips, per stream, what its
+//! checkpoint says is already indexed.
 //!
-//! Two accepted limits, both needing a crash at an unlucky instant: a line
-//! on one stream stamped *earlier* than a line of the other stream that was
-//! read before it (Docker stamps each stream in its own goroutine) and not
-//! yet committed is skipped on resume; and a line over 16 KiB whose first
-//! fragment falls before the resume second while the other stream advanced
-//! the checkpoint comes back without its head. Keeping one checkpoint per
-//! stream would remove the first; neither was seen in the kill -9 tests.
+//! Per stream matters because a stream may hold a line back while the other
+//! goes on: the head of a stack trace waits for its continuation lines (see
+//! `multiline`), a 16 KiB fragment for the rest of its line. A single
+//! checkpoint would run past the held line and lose it in a crash.
+//!
+//! A stream that has written nothing for a while would keep the resume point
+//! far back (a container that never writes to stderr would be read from its
+//! first line at every start). The reader therefore raises a quiet stream's
+//! checkpoint to [`QUIET_MARGIN_NS`] before the newest line read from the
+//! other, unless it holds a line of that stream: lines of the two streams
+//! reach the log in the order they were stamped, give or take the few
+//! microseconds between Docker's stamping and writing a line.
 
 use serde::{Deserialize, Serialize};
 
 use crate::record::ContainerMeta;
 
+use crate::record::Stream;
+
 const NS_PER_SEC: i64 = 1_000_000_000;
 
-/// Position in one container's log.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How far behind the newest line read a quiet stream's checkpoint is
+/// raised (see the module doc): far more than the reordering of the two
+/// streams can be.
+pub const QUIET_MARGIN_NS: i64 = 2 * NS_PER_SEC;
+
+/// Position in one stream of a container's log. Ordered by time, then count.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Checkpoint {
     /// Newest timestamp taken, ns since the epoch (0: nothing yet).
     pub ts_ns: i64,
@@ -41,35 +58,114 @@ impl Checkpoint {
         }
     }
 
-    /// The whole second to ask Docker for (`since=`), at or before the checkpoint.
-    pub fn since_secs(&self) -> i32 {
-        if self.ts_ns <= 0 {
-            return 0;
+    /// Records that `more` lines were taken, the newest stamped `newest`
+    /// (the fold of [`Checkpoint::advance`] over them, in one step).
+    pub fn absorb(&mut self, more: Checkpoint) {
+        if more.ts_ns > self.ts_ns {
+            *self = more;
+        } else if more.ts_ns == self.ts_ns {
+            self.at_ts += more.at_ts;
         }
-        i32::try_from(self.ts_ns.div_euclid(NS_PER_SEC)).unwrap_or(i32::MAX)
     }
 }
 
-/// Skips the lines a checkpoint already covers when a log is read again from
-/// the checkpoint's whole second; admits everything after the first new line.
+/// Where a container's log has been taken to: a checkpoint per stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub stdout: Checkpoint,
+    pub stderr: Checkpoint,
+}
+
+impl Position {
+    /// The same checkpoint for both streams (what versions before
+    /// per-stream checkpoints stored).
+    pub fn both(checkpoint: Checkpoint) -> Position {
+        Position {
+            stdout: checkpoint,
+            stderr: checkpoint,
+        }
+    }
+
+    pub fn get(&self, stream: Stream) -> Checkpoint {
+        match stream {
+            Stream::Stdout => self.stdout,
+            Stream::Stderr => self.stderr,
+        }
+    }
+
+    pub fn get_mut(&mut self, stream: Stream) -> &mut Checkpoint {
+        match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        }
+    }
+
+    /// Keeps, per stream, the further of the two.
+    pub fn merge(&mut self, other: &Position) {
+        self.stdout = self.stdout.max(other.stdout);
+        self.stderr = self.stderr.max(other.stderr);
+    }
+
+    /// The earliest timestamp a line not yet taken may carry (0: the start).
+    pub fn from_ts_ns(&self) -> i64 {
+        self.stdout.ts_ns.min(self.stderr.ts_ns).max(0)
+    }
+
+    /// The whole second to ask Docker for (`since=`), at or before both
+    /// checkpoints.
+    pub fn since_secs(&self) -> i32 {
+        let ts_ns = self.from_ts_ns();
+        if ts_ns <= 0 {
+            return 0;
+        }
+        i32::try_from(ts_ns.div_euclid(NS_PER_SEC)).unwrap_or(i32::MAX)
+    }
+}
+
+/// Skips the lines a position already covers when a log is read again from
+/// its whole second, per stream.
 #[derive(Debug, Clone)]
 pub struct Replay {
+    stdout: StreamReplay,
+    stderr: StreamReplay,
+}
+
+impl Replay {
+    pub fn new(position: Position) -> Replay {
+        Replay {
+            stdout: StreamReplay::new(position.stdout),
+            stderr: StreamReplay::new(position.stderr),
+        }
+    }
+
+    /// Whether a line of `stream` stamped `ts_ns` is new (and must be taken).
+    pub fn admit(&mut self, stream: Stream, ts_ns: i64) -> bool {
+        match stream {
+            Stream::Stdout => self.stdout.admit(ts_ns),
+            Stream::Stderr => self.stderr.admit(ts_ns),
+        }
+    }
+}
+
+/// One stream's replay: skips what the checkpoint covers, then admits
+/// everything after the first new line.
+#[derive(Debug, Clone)]
+struct StreamReplay {
     checkpoint: Checkpoint,
     seen_at_ts: u64,
     caught_up: bool,
 }
 
-impl Replay {
-    pub fn new(checkpoint: Checkpoint) -> Replay {
-        Replay {
+impl StreamReplay {
+    fn new(checkpoint: Checkpoint) -> StreamReplay {
+        StreamReplay {
             checkpoint,
             seen_at_ts: 0,
             caught_up: checkpoint.ts_ns <= 0,
         }
     }
 
-    /// Whether a line stamped `ts_ns` is new (and must be taken).
-    pub fn admit(&mut self, ts_ns: i64) -> bool {
+    fn admit(&mut self, ts_ns: i64) -> bool {
         if self.caught_up {
             return true;
         }
@@ -90,7 +186,13 @@ impl Replay {
 /// What the index knows about one container: its checkpoint and line stats.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContainerState {
-    pub checkpoint: Checkpoint,
+    /// Where reading resumes.
+    #[serde(default)]
+    pub position: Position,
+    /// The single checkpoint of versions before per-stream ones; read once
+    /// by [`ContainerState::upgrade`], never written.
+    #[serde(default, rename = "checkpoint", skip_serializing)]
+    legacy_checkpoint: Option<Checkpoint>,
     pub lines: u64,
     pub first_ts: i64,
     pub last_ts: i64,
@@ -104,9 +206,20 @@ pub struct ContainerState {
 }
 
 impl ContainerState {
-    /// Accounts for one more indexed line of this container.
-    pub fn take(&mut self, ts_ns: i64, meta: &ContainerMeta) {
-        self.checkpoint.advance(ts_ns);
+    /// Turns what an older version stored into today's shape: its one
+    /// checkpoint covered both streams.
+    pub fn upgrade(&mut self) {
+        if let Some(checkpoint) = self.legacy_checkpoint.take()
+            && self.position == Position::default()
+        {
+            self.position = Position::both(checkpoint);
+        }
+    }
+
+    /// Accounts for one more indexed record of this container, taken from
+    /// the log up to `position`.
+    pub fn take(&mut self, ts_ns: i64, meta: &ContainerMeta, position: &Position) {
+        self.position.merge(position);
         if self.lines == 0 || ts_ns < self.first_ts {
             self.first_ts = ts_ns;
         }
@@ -139,20 +252,74 @@ mod tests {
             }
         );
         // The log is read again from the whole second: 1000, 2000 ×4, 3000.
-        let mut replay = Replay::new(cp);
+        let mut replay = Replay::new(Position::both(cp));
         let admitted: Vec<bool> = [1_000, 2_000, 2_000, 2_000, 2_000, 3_000]
             .into_iter()
-            .map(|ts| replay.admit(ts))
+            .map(|ts| replay.admit(Stream::Stdout, ts))
             .collect();
         assert_eq!(admitted, [false, false, false, false, true, true]);
     }
 
     #[test]
     fn after_the_first_new_line_everything_is_admitted() {
-        let mut replay = Replay::new(Checkpoint { ts_ns: 5, at_ts: 1 });
-        assert!(!replay.admit(5));
-        assert!(replay.admit(6));
-        assert!(replay.admit(4), "out-of-order lines after the seam are new");
+        let mut replay = Replay::new(Position::both(Checkpoint { ts_ns: 5, at_ts: 1 }));
+        assert!(!replay.admit(Stream::Stdout, 5));
+        assert!(replay.admit(Stream::Stdout, 6));
+        assert!(
+            replay.admit(Stream::Stdout, 4),
+            "out-of-order lines after the seam are new"
+        );
+    }
+
+    #[test]
+    fn each_stream_replays_against_its_own_checkpoint() {
+        // stderr held a line stamped 10 back while stdout went on to 30.
+        let position = Position {
+            stdout: Checkpoint {
+                ts_ns: 30,
+                at_ts: 1,
+            },
+            stderr: Checkpoint { ts_ns: 5, at_ts: 1 },
+        };
+        assert_eq!(position.from_ts_ns(), 5);
+        let mut replay = Replay::new(position);
+        assert!(!replay.admit(Stream::Stdout, 20));
+        assert!(replay.admit(Stream::Stderr, 10), "the held line comes back");
+        assert!(!replay.admit(Stream::Stdout, 30));
+        assert!(replay.admit(Stream::Stdout, 31));
+    }
+
+    #[test]
+    fn absorbing_a_group_equals_advancing_line_by_line() {
+        let lines = [7, 9, 9, 8, 9];
+        let mut one_by_one = Checkpoint { ts_ns: 9, at_ts: 2 };
+        for ts in lines {
+            one_by_one.advance(ts);
+        }
+        let mut absorbed = Checkpoint { ts_ns: 9, at_ts: 2 };
+        absorbed.absorb(Checkpoint { ts_ns: 9, at_ts: 3 });
+        assert_eq!(absorbed, one_by_one);
+        let mut later = Checkpoint { ts_ns: 1, at_ts: 4 };
+        later.absorb(Checkpoint { ts_ns: 9, at_ts: 3 });
+        assert_eq!(later, Checkpoint { ts_ns: 9, at_ts: 3 });
+    }
+
+    #[test]
+    fn a_payload_from_before_per_stream_checkpoints_covers_both_streams() {
+        let old = r#"{"checkpoint":{"ts_ns":42,"at_ts":2},"lines":3,"first_ts":1,"last_ts":42,
+            "name":"web","image":"img","service":null,"project":null}"#;
+        let mut state: ContainerState = serde_json::from_str(old).unwrap();
+        state.upgrade();
+        let cp = Checkpoint {
+            ts_ns: 42,
+            at_ts: 2,
+        };
+        assert_eq!(state.position, Position::both(cp));
+        let written = serde_json::to_string(&state).unwrap();
+        assert!(!written.contains("\"checkpoint\""), "{written}");
+        let mut again: ContainerState = serde_json::from_str(&written).unwrap();
+        again.upgrade();
+        assert_eq!(again, state);
     }
 
     #[test]
@@ -161,7 +328,7 @@ mod tests {
             ts_ns: 1_700_000_000_999_999_999,
             at_ts: 1,
         };
-        assert_eq!(cp.since_secs(), 1_700_000_000);
-        assert_eq!(Checkpoint::default().since_secs(), 0);
+        assert_eq!(Position::both(cp).since_secs(), 1_700_000_000);
+        assert_eq!(Position::default().since_secs(), 0);
     }
 }

@@ -2,7 +2,8 @@
 //! searchable by request ID, streamed live.
 //!
 //! The modules follow the data flow (DESIGN.md):
-//! `source` (Docker) → `assemble` (whole lines) → `parse` (records) →
+//! `source` (Docker) → `assemble` (whole lines) → `parse` (records) and
+//! `multiline` (a stack trace's lines joined into one record) →
 //! `sequence` (numbering) → `live` (the hub browsers subscribe to) and
 //! `index` (tantivy) → `api` (HTTP and WebSocket).
 //!
@@ -21,9 +22,11 @@ pub mod index;
 pub mod ledger;
 pub mod live;
 pub mod metrics;
+pub mod multiline;
 pub mod parse;
 pub mod query;
 pub mod record;
+pub mod redact;
 pub mod sequence;
 pub mod source;
 pub mod timefmt;

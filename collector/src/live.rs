@@ -183,6 +183,8 @@ mod tests {
             raw: None,
             fields: Default::default(),
             truncated: false,
+            lines: 1,
+            position: crate::checkpoint::Position::default(),
         })
     }
 

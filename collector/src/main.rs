@@ -129,6 +129,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         records,
         metrics: Arc::clone(&metrics),
         max_line_bytes: config.max_line_bytes,
+        multiline: config.multiline == wakeline::config::Multiline::Auto,
         watcher: file_watcher(config.log_files),
     };
     let source = tokio::spawn(source.run());

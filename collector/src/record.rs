@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+use crate::checkpoint::Position;
 use crate::timefmt::format_rfc3339_ns;
 
 /// Which of the container's output streams a line was written to.
@@ -132,6 +133,13 @@ pub struct Record {
     pub fields: Map<String, Value>,
     /// The line was longer than the maximum and was cut.
     pub truncated: bool,
+    /// How many log lines this record is: more than one for a stack trace
+    /// joined with its continuation lines (`multiline`).
+    pub lines: u32,
+    /// Where the container's log stands once this record is taken: the
+    /// checkpoints the index commits with it. Only records read from a log
+    /// carry one; it is not part of the API's record.
+    pub position: Position,
 }
 
 impl Serialize for Record {
@@ -157,6 +165,9 @@ impl Serialize for Record {
         map.serialize_entry("fields", &self.fields)?;
         if self.truncated {
             map.serialize_entry("truncated", &true)?;
+        }
+        if self.lines > 1 {
+            map.serialize_entry("lines", &self.lines)?;
         }
         if let Some(raw) = &self.raw {
             let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
@@ -207,6 +218,8 @@ mod tests {
             raw: None,
             fields: Map::new(),
             truncated: false,
+            lines: 1,
+            position: crate::checkpoint::Position::default(),
         };
         let json = serde_json::to_value(&record).unwrap();
         assert_eq!(json["ts"], "2023-11-14T22:13:20.123456789Z");

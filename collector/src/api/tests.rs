@@ -481,7 +481,7 @@ fn meta(id: &str, name: &str) -> ContainerMeta {
 fn ledger_entry(meta: &ContainerMeta, stamps: &[i64]) -> ContainerState {
     let mut state = ContainerState::default();
     for ts in stamps {
-        state.take(*ts, meta);
+        state.take(*ts, meta, &crate::checkpoint::Position::default());
     }
     state
 }

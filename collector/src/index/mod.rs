@@ -24,6 +24,7 @@ use tantivy::schema::OwnedValue;
 use tantivy::schema::document::Value as _;
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument};
 
+use crate::checkpoint::Position;
 use crate::record::{ContainerMeta, Level, Record, Stream};
 use payload::CommitPayload;
 use schema::{Fields, build_schema};
@@ -181,6 +182,9 @@ impl LogIndex {
         if record.truncated {
             doc.add_bool(f.truncated, true);
         }
+        if record.lines > 1 {
+            doc.add_u64(f.lines, u64::from(record.lines));
+        }
         doc
     }
 
@@ -232,6 +236,12 @@ impl LogIndex {
                 .get_first(f.truncated)
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            lines: doc
+                .get_first(f.lines)
+                .and_then(|v| v.as_u64())
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(1),
+            position: Position::default(),
         }
     }
 }
@@ -448,7 +458,7 @@ mod tests {
             .add_document(index.to_document(&record(1, 5, "web", "x")))
             .unwrap();
         let mut state = ContainerState::default();
-        state.take(5, &ContainerMeta::default());
+        state.take(5, &ContainerMeta::default(), &Position::default());
         let written = CommitPayload {
             version: CommitPayload::VERSION,
             next_seq: 2,

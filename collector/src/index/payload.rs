@@ -28,7 +28,7 @@ impl CommitPayload {
 
     /// Reads a payload; `Err` names what is wrong with it.
     pub fn from_json(text: &str) -> Result<CommitPayload, String> {
-        let payload: CommitPayload =
+        let mut payload: CommitPayload =
             serde_json::from_str(text).map_err(|e| format!("unreadable commit payload: {e}"))?;
         if payload.version != Self::VERSION {
             return Err(format!(
@@ -36,6 +36,9 @@ impl CommitPayload {
                 payload.version,
                 Self::VERSION
             ));
+        }
+        for state in payload.containers.values_mut() {
+            state.upgrade();
         }
         Ok(payload)
     }

@@ -33,6 +33,7 @@ pub mod name {
     pub const FIELDS_JSON: &str = "fields_json";
     pub const RAW: &str = "raw";
     pub const TRUNCATED: &str = "truncated";
+    pub const LINES: &str = "lines";
 }
 
 /// Handles to every field of the schema.
@@ -57,6 +58,8 @@ pub struct Fields {
     pub fields_json: Field,
     pub raw: Field,
     pub truncated: Field,
+    /// Stored only for a record of several lines (a joined stack trace).
+    pub lines: Field,
 }
 
 impl Fields {
@@ -116,6 +119,7 @@ pub fn build_schema() -> (Schema, Fields) {
         fields_json: b.add_text_field(name::FIELDS_JSON, TextOptions::default().set_stored()),
         raw: b.add_bytes_field(name::RAW, STORED),
         truncated: b.add_bool_field(name::TRUNCATED, INDEXED | STORED),
+        lines: b.add_u64_field(name::LINES, STORED),
     };
     (b.build(), fields)
 }

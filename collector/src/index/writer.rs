@@ -121,7 +121,7 @@ impl Indexer {
         self.ledger.update(|containers| {
             for record in batch {
                 let state = containers.entry(record.container.id.clone()).or_default();
-                state.take(record.ts_ns, &record.container);
+                state.take(record.ts_ns, &record.container, &record.position);
                 state.lag_ns = now.saturating_sub(record.ts_ns);
             }
         });

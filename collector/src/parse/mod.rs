@@ -72,6 +72,8 @@ pub fn parse_line(line: Line, container: Arc<ContainerMeta>) -> Record {
         raw,
         fields: ex.fields,
         truncated: line.truncated,
+        lines: 1,
+        position: crate::checkpoint::Position::default(),
     }
 }
 

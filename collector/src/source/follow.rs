@@ -3,9 +3,9 @@
 //!
 //! The task reads the container's `json-file` log from disk when it can (see
 //! [`super::logfile`]), else `GET /containers/{id}/logs?follow=1&timestamps=1`,
-//! from the container's checkpoint. It turns entries into lines (`assemble`)
-//! and lines into records (`parse`), and sends them down the bounded ingest
-//! channel — so a busy indexer slows this read down rather than losing
+//! from the container's checkpoints. It turns entries into lines (`assemble`)
+//! and lines into records (`parse`, `multiline`), and sends them down the
+//! bounded ingest channel, each with the position it takes the log to — so a busy indexer slows this read down rather than losing
 //! anything. When the API stream ends because the container stopped, the
 //! task parks until the supervisor wakes it (restart, removal); a file is
 //! simply watched on. When a read fails for any other reason the task retries
@@ -27,8 +27,8 @@ use super::logfile::{Moved, Tail, decode};
 use super::registry::ContainerHandle;
 use super::watch::{Watch, Watcher};
 use crate::assemble::{Entry, Line, LineAssembler, split_raw_entries, split_timestamp};
-use crate::checkpoint::{Checkpoint, Replay};
-use crate::parse::parse_line;
+use crate::checkpoint::{Checkpoint, Position, QUIET_MARGIN_NS, Replay};
+use crate::multiline::{Joiner, Taken};
 use crate::record::{ContainerMeta, Record, Stream};
 use crate::timefmt::now_ns;
 
@@ -58,8 +58,11 @@ pub struct Follower {
     pub id: String,
     pub handle: Arc<ContainerHandle>,
     pub records: mpsc::Sender<Record>,
-    pub position: Checkpoint,
+    /// How far the log has been taken (and sent down the channel).
+    pub position: Position,
     pub max_line_bytes: usize,
+    /// Join stack traces into one record (`--multiline=auto`).
+    pub multiline: bool,
     /// Set when `json-file` logs may be read from disk.
     pub watcher: Option<Arc<Watcher>>,
 }
@@ -188,7 +191,7 @@ impl Follower {
             return ReadEnd::Ended;
         }
         if let (Some(watcher), Some(path)) = (&self.watcher, state.log_file.as_deref()) {
-            match open_file(watcher, path, self.position.ts_ns) {
+            match open_file(watcher, path, self.position.from_ts_ns()) {
                 Ok((tail, watch)) => {
                     self.handle.update(|s| s.read_from = "file");
                     return self.read_file(tail, watch).await;
@@ -204,9 +207,7 @@ impl Follower {
 
     /// Follows the log file until the container is removed (or reading fails).
     async fn read_file(&mut self, mut tail: Tail, watch: Watch) -> ReadEnd {
-        let mut assembler = LineAssembler::new(self.max_line_bytes);
-        let mut replay = Replay::new(self.position);
-        let mut lines = Vec::new();
+        let mut r = self.reading();
         // Whether to ask the engine if the container still runs (at the
         // first end of file, then whenever the supervisor wakes us).
         let mut check_state = true;
@@ -220,13 +221,13 @@ impl Follower {
                         ts_ns: decoded.ts_ns,
                         content: &decoded.content,
                     };
-                    lines.extend(assembler.push(decoded.stream, entry));
+                    r.lines.extend(r.assembler.push(decoded.stream, entry));
                 });
                 let n = match read {
                     Ok(n) => n,
                     Err(e) => return ReadEnd::Transient(format!("reading the log file: {e}")),
                 };
-                if !self.send(&mut lines, &mut replay).await {
+                if !self.send(&mut r).await {
                     return ReadEnd::Shutdown;
                 }
                 if n > 0 {
@@ -240,10 +241,7 @@ impl Follower {
                     tracing::debug!(container = %self.handle.meta().name, moved = ?moved, position = ?self.position, "log file rotated");
                     match moved {
                         Ok(Moved::Next) => {}
-                        Ok(Moved::Restarted) => {
-                            assembler.discard();
-                            replay = Replay::new(self.position);
-                        }
+                        Ok(Moved::Restarted) => r = self.reading(),
                         Err(e) => return ReadEnd::Transient(format!("opening the log file: {e}")),
                     }
                     rotated = false;
@@ -253,14 +251,20 @@ impl Follower {
                     break;
                 }
             }
+            // Everything written is read: a record still waiting for a
+            // continuation line is complete once Docker's clock is past it.
+            self.flush_quiet(&mut r);
+            if !self.send(&mut r).await {
+                return ReadEnd::Shutdown;
+            }
             if check_state {
                 check_state = false;
                 let state = self.inspect().await;
                 if matches!(state, Ok(false) | Err(ReadEnd::Gone)) {
                     // Stopped or removed: the log is complete, and a last
                     // line without a newline is whole.
-                    lines.extend(assembler.flush());
-                    if !self.send(&mut lines, &mut replay).await {
+                    r.lines.extend(r.assembler.flush());
+                    if !self.finish(&mut r).await {
                         return ReadEnd::Shutdown;
                     }
                 }
@@ -271,7 +275,7 @@ impl Follower {
             tokio::select! {
                 _ = watch.changed.notified() => {}
                 _ = self.handle.wake.notified() => check_state = true,
-                _ = tokio::time::sleep(RECHECK) => {}
+                _ = tokio::time::sleep(RECHECK.min(r.until_due())) => {}
             }
         }
     }
@@ -288,21 +292,33 @@ impl Follower {
             tail: "all".into(),
         };
         let mut stream = self.docker.logs(&self.id, Some(options));
-        let mut assembler = LineAssembler::new(self.max_line_bytes);
-        let mut replay = Replay::new(self.position);
+        let mut r = self.reading();
         let mut repeats = Repeats::default();
-        let mut lines = Vec::new();
-        while let Some(item) = stream.next().await {
+        loop {
+            let item = tokio::select! {
+                biased;
+                item = stream.next() => item,
+                // A record waits for a continuation line that did not come.
+                _ = tokio::time::sleep(r.until_due()) => {
+                    self.flush_quiet(&mut r);
+                    if !self.send(&mut r).await {
+                        return ReadEnd::Shutdown;
+                    }
+                    continue;
+                }
+            };
+            let Some(item) = item else { break };
             let output = match item {
                 Ok(output) => output,
                 Err(e) => return classify(e),
             };
+            let (assembler, lines) = (&mut r.assembler, &mut r.lines);
             match output {
                 LogOutput::StdOut { message } => {
-                    push_frame(&mut assembler, Stream::Stdout, &message, &mut lines)
+                    push_frame(assembler, Stream::Stdout, &message, lines)
                 }
                 LogOutput::StdErr { message } => {
-                    push_frame(&mut assembler, Stream::Stderr, &message, &mut lines)
+                    push_frame(assembler, Stream::Stderr, &message, lines)
                 }
                 LogOutput::Console { message } if tty => {
                     for entry in split_raw_entries(&message) {
@@ -312,40 +328,123 @@ impl Follower {
                 // A raw stream from a non-TTY container should not happen;
                 // keep the bytes rather than lose a line.
                 LogOutput::Console { message } => {
-                    push_frame(&mut assembler, Stream::Stdout, &message, &mut lines)
+                    push_frame(assembler, Stream::Stdout, &message, lines)
                 }
                 LogOutput::StdIn { .. } => {}
             }
             lines.retain(|line| !repeats.is_repeat(line));
-            if !self.send(&mut lines, &mut replay).await {
+            if !self.send(&mut r).await {
                 return ReadEnd::Shutdown;
             }
         }
-        lines.extend(assembler.flush());
-        lines.retain(|line| !repeats.is_repeat(line));
-        if !self.send(&mut lines, &mut replay).await {
+        r.lines.extend(r.assembler.flush());
+        r.lines.retain(|line| !repeats.is_repeat(line));
+        if !self.finish(&mut r).await {
             return ReadEnd::Shutdown;
         }
         ReadEnd::Ended
     }
 
-    /// Parses and sends the lines the replay admits; false when shutting down.
-    async fn send(&mut self, lines: &mut Vec<Line>, replay: &mut Replay) -> bool {
-        if lines.is_empty() {
-            return true;
+    /// A fresh read from our position.
+    fn reading(&self) -> Reading {
+        Reading {
+            assembler: LineAssembler::new(self.max_line_bytes),
+            joiner: Joiner::new(self.multiline, self.max_line_bytes),
+            replay: Replay::new(self.position),
+            lines: Vec::new(),
+            taken: Vec::new(),
+            newest_read: 0,
+        }
+    }
+
+    /// Emits the records whose continuation lines can no longer come.
+    fn flush_quiet(&self, r: &mut Reading) {
+        let meta = self.handle.meta();
+        r.joiner.flush_quiet(now_ns(), &meta, &mut r.taken);
+    }
+
+    /// The log has ended: sends everything, held records included.
+    async fn finish(&mut self, r: &mut Reading) -> bool {
+        if !self.send(r).await {
+            return false;
         }
         let meta = self.handle.meta();
-        for line in lines.drain(..) {
-            if !replay.admit(line.ts_ns) {
-                continue;
+        r.joiner.flush(&meta, &mut r.taken);
+        self.send(r).await
+    }
+
+    /// Turns the lines the replay admits into records and sends them, each
+    /// with the position it takes the log to; false when shutting down.
+    async fn send(&mut self, r: &mut Reading) -> bool {
+        if !r.lines.is_empty() {
+            let meta = self.handle.meta();
+            for line in r.lines.drain(..) {
+                r.newest_read = r.newest_read.max(line.ts_ns);
+                if r.replay.admit(line.stream, line.ts_ns) {
+                    r.joiner.push(line, &meta, &mut r.taken);
+                }
             }
-            self.position.advance(line.ts_ns);
-            let record = parse_line(line, Arc::clone(&meta));
+        }
+        if r.taken.is_empty() {
+            return true;
+        }
+        let mut taken = std::mem::take(&mut r.taken);
+        for Taken { mut record, newest } in taken.drain(..) {
+            self.position.get_mut(record.stream).absorb(newest);
+            self.raise_quiet_streams(r);
+            record.position = self.position;
             if self.records.send(record).await.is_err() {
                 return false;
             }
         }
+        r.taken = taken;
         true
+    }
+
+    /// Raises each stream's checkpoint to just before the first line it
+    /// holds, and at most [`QUIET_MARGIN_NS`] behind the newest line read
+    /// (see `checkpoint`): a stream that stays quiet does not keep the
+    /// resume point back.
+    fn raise_quiet_streams(&mut self, r: &Reading) {
+        if r.newest_read <= QUIET_MARGIN_NS {
+            return;
+        }
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let mut floor = r.newest_read - QUIET_MARGIN_NS;
+            for held in [r.assembler.pending_ts(stream), r.joiner.held_ts(stream)] {
+                floor = floor.min(held.unwrap_or(i64::MAX));
+            }
+            let checkpoint = self.position.get_mut(stream);
+            *checkpoint = (*checkpoint).max(Checkpoint {
+                ts_ns: floor,
+                at_ts: 0,
+            });
+        }
+    }
+}
+
+/// One read of the log: the lines on their way to becoming records.
+struct Reading {
+    assembler: LineAssembler,
+    joiner: Joiner,
+    replay: Replay,
+    /// Whole lines not yet through the replay and the joiner.
+    lines: Vec<Line>,
+    /// Records ready to send.
+    taken: Vec<Taken>,
+    /// The newest Docker timestamp read, taken or not.
+    newest_read: i64,
+}
+
+impl Reading {
+    /// How long until a held record is due (forever when none is).
+    fn until_due(&self) -> Duration {
+        match self.joiner.due_ns() {
+            Some(due) => {
+                Duration::from_nanos(u64::try_from(due.saturating_sub(now_ns())).unwrap_or(0))
+            }
+            None => Duration::from_secs(3600),
+        }
     }
 }
 

@@ -98,6 +98,8 @@ pub struct DockerSource {
     pub records: mpsc::Sender<Record>,
     pub metrics: Arc<Metrics>,
     pub max_line_bytes: usize,
+    /// Join stack traces into one record (`--multiline=auto`).
+    pub multiline: bool,
     /// Reads `json-file` logs from disk when set (see [`logfile`]).
     pub watcher: Option<Arc<Watcher>>,
 }
@@ -215,11 +217,7 @@ impl DockerSource {
             handle.wake.notify_one();
             return;
         }
-        let position = self
-            .ledger
-            .get(id)
-            .map(|s| s.checkpoint)
-            .unwrap_or_default();
+        let position = self.ledger.get(id).map(|s| s.position).unwrap_or_default();
         tracing::debug!(container = %name, "following");
         let follower = Follower {
             docker: self.docker.clone(),
@@ -228,6 +226,7 @@ impl DockerSource {
             records: self.records.clone(),
             position,
             max_line_bytes: self.max_line_bytes,
+            multiline: self.multiline,
             watcher: self.watcher.clone(),
         };
         tasks.spawn(follower.run());
