@@ -33,6 +33,17 @@ pub struct Config {
     #[arg(long, env = "WAKELINE_AUTH_TOKEN", hide_env_values = true, value_parser = parse_token)]
     pub auth_token: Option<String>,
 
+    /// Read the token from this file (a secrets manager's mount), once at
+    /// start; a trailing newline is ignored. Not together with --auth-token.
+    #[arg(long, env = "WAKELINE_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
+
+    /// Mask values that look like secrets (`Authorization: Bearer …`,
+    /// `password=…`, API keys, JWTs, private keys) with [REDACTED] before a
+    /// line is indexed or sent live.
+    #[arg(long, env = "WAKELINE_REDACT", action = clap::ArgAction::SetTrue)]
+    pub redact: bool,
+
     /// Docker engine to follow: unix:///path/to/docker.sock or tcp://host:port.
     #[arg(
         long,
@@ -68,6 +79,43 @@ pub struct Config {
 }
 
 impl Config {
+    /// Reads `--auth-token-file` into `auth_token`, checked as `--auth-token`
+    /// is. `Err` is one sentence: both given, unreadable, empty or not a token.
+    pub fn read_token_file(&mut self) -> Result<(), String> {
+        let Some(path) = &self.auth_token_file else {
+            return Ok(());
+        };
+        if self.auth_token.is_some() {
+            return Err(
+                "expected --auth-token or --auth-token-file, found both (also check \
+                 WAKELINE_AUTH_TOKEN and WAKELINE_AUTH_TOKEN_FILE)"
+                    .into(),
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --auth-token-file {}: {e}", path.display()))?;
+        let line = text.strip_suffix('\n').unwrap_or(&text);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let token = parse_token(line)
+            .map_err(|e| format!("invalid token in --auth-token-file {}: {e}", path.display()))?;
+        self.auth_token = Some(token);
+        Ok(())
+    }
+
+    /// What the collector warns about at every start: listening beyond
+    /// loopback with no token (accepted by --allow-open).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.listen.ip().is_loopback() && self.auth_token.is_none() {
+            warnings.push(format!(
+                "--allow-open: listening on {} without --auth-token; anyone who can reach \
+                 this port reads every log",
+                self.listen
+            ));
+        }
+        warnings
+    }
+
     /// Checks what no single flag can: listening beyond loopback needs a
     /// token, or the explicit acceptance of the risk. `Err` is one sentence.
     pub fn check(&self) -> Result<(), String> {
@@ -171,6 +219,73 @@ mod tests {
                 .check()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn the_token_file_is_read_trimmed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let read = |args: &[&str]| {
+            let mut config =
+                Config::try_parse_from(std::iter::once("wakeline").chain(args.iter().copied()))
+                    .unwrap();
+            config.read_token_file().map(|()| config.auth_token)
+        };
+        let good = file("good", "s3cret\n");
+        assert_eq!(
+            read(&["--auth-token-file", &good]),
+            Ok(Some("s3cret".into()))
+        );
+        let crlf = file("crlf", "s3cret\r\n");
+        assert_eq!(
+            read(&["--auth-token-file", &crlf]),
+            Ok(Some("s3cret".into()))
+        );
+        let empty = file("empty", "\n");
+        let err = read(&["--auth-token-file", &empty]).unwrap_err();
+        assert!(err.contains("non-empty"), "{err}");
+        let spaced = file("spaced", "two words\n");
+        assert!(
+            read(&["--auth-token-file", &spaced])
+                .unwrap_err()
+                .contains("printable")
+        );
+        let missing = dir.path().join("missing");
+        let err = read(&["--auth-token-file", missing.to_str().unwrap()]).unwrap_err();
+        assert!(
+            err.contains("cannot read") && err.contains("missing"),
+            "{err}"
+        );
+        let both = read(&["--auth-token", "t", "--auth-token-file", &good]).unwrap_err();
+        assert!(both.contains("found both"), "{both}");
+        assert_eq!(read(&["--auth-token", "t"]), Ok(Some("t".into())));
+    }
+
+    #[test]
+    fn allow_open_is_warned_about_whenever_it_is_in_effect() {
+        let parse = |args: &[&str]| {
+            Config::try_parse_from(std::iter::once("wakeline").chain(args.iter().copied())).unwrap()
+        };
+        let open = parse(&["--listen", "0.0.0.0:7070", "--allow-open"]).warnings();
+        assert_eq!(open.len(), 1);
+        assert!(open[0].contains("--allow-open") && open[0].contains("0.0.0.0:7070"));
+        assert!(parse(&[]).warnings().is_empty());
+        assert!(
+            parse(&["--allow-open"]).warnings().is_empty(),
+            "loopback: nothing open"
+        );
+        let token = parse(&[
+            "--listen",
+            "0.0.0.0:7070",
+            "--allow-open",
+            "--auth-token",
+            "t",
+        ]);
+        assert!(token.warnings().is_empty());
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct Metrics {
     pub lines_indexed: AtomicU64,
     pub bytes_ingested: AtomicU64,
     pub truncated_lines: AtomicU64,
+    /// Secrets masked by `--redact` (the sequencer).
+    pub redactions: AtomicU64,
     pub commits: AtomicU64,
     pub commit_errors: AtomicU64,
     pub docker_reconnects: AtomicU64,

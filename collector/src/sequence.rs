@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use crate::live::{LiveHub, LiveRecord};
 use crate::metrics::Metrics;
 use crate::record::Record;
+use crate::redact::redact_record;
 use crate::timefmt::now_ns;
 
 /// Records taken from the readers per wake-up.
@@ -97,6 +98,9 @@ pub struct Sequencer {
     pub metrics: Arc<Metrics>,
     /// The seq the next record gets.
     pub next_seq: u64,
+    /// Mask values that look like secrets before anyone sees the record
+    /// (`--redact`, see `redact.rs`).
+    pub redact: bool,
 }
 
 impl Sequencer {
@@ -121,9 +125,13 @@ impl Sequencer {
                 }
             }
             last_publish = Some(Instant::now());
+            let mut redactions = 0;
             let numbered: Vec<Arc<LiveRecord>> = batch
                 .drain(..)
                 .map(|mut record| {
+                    if self.redact {
+                        redactions += redact_record(&mut record);
+                    }
                     record.seq = self.next_seq;
                     self.next_seq += 1;
                     LiveRecord::new(record)
@@ -139,6 +147,7 @@ impl Sequencer {
             Metrics::add(&self.metrics.lines_ingested, numbered.len() as u64);
             Metrics::add(&self.metrics.bytes_ingested, bytes as u64);
             Metrics::add(&self.metrics.truncated_lines, truncated as u64);
+            Metrics::add(&self.metrics.redactions, redactions);
             if indexer.send(numbered).await.is_err() {
                 return;
             }
@@ -162,6 +171,7 @@ mod tests {
                 hub: Arc::clone(&hub),
                 metrics: Arc::default(),
                 next_seq: 10,
+                redact: false,
             }
             .run(from_readers, to_indexer),
         );
@@ -180,6 +190,51 @@ mod tests {
             .collect();
         assert_eq!(published, [10, 11, 12]);
         assert_eq!(hub.pending_len(), 3, "published, not yet committed");
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::*;
+    use crate::index::testing::record;
+
+    #[tokio::test]
+    async fn with_redact_secrets_are_masked_before_publication_and_counted() {
+        let hub = Arc::new(LiveHub::new(64, 0));
+        let mut live = hub.subscribe();
+        let metrics = Arc::new(Metrics::new());
+        let (readers, from_readers) = mpsc::channel(16);
+        let (to_indexer, mut indexer) = index_queue(4);
+        let task = tokio::spawn(
+            Sequencer {
+                hub: Arc::clone(&hub),
+                metrics: Arc::clone(&metrics),
+                next_seq: 1,
+                redact: true,
+            }
+            .run(from_readers, to_indexer),
+        );
+        readers
+            .send(record(0, 1, "web", "login password=hunter2"))
+            .await
+            .unwrap();
+        readers
+            .send(record(0, 2, "web", "nothing secret"))
+            .await
+            .unwrap();
+        drop(readers);
+        task.await.unwrap();
+        let indexed: Vec<String> = indexer
+            .recv()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.message.clone())
+            .collect();
+        assert_eq!(indexed, ["login password=[REDACTED]", "nothing secret"]);
+        let published = live.receiver.try_recv().unwrap();
+        assert_eq!(published.message, "login password=[REDACTED]");
+        assert_eq!(Metrics::get(&metrics.redactions), 1);
     }
 }
 

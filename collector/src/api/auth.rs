@@ -22,7 +22,7 @@ use super::{AUTH_COOKIE, AppState};
 /// How long the login cookie lasts.
 const COOKIE_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
 /// Largest login body accepted.
-const MAX_LOGIN_BODY: usize = 4096;
+pub const MAX_LOGIN_BODY: usize = 4096;
 
 /// With a token configured, the request must present it.
 pub async fn require_token(
@@ -63,12 +63,21 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| decode_cookie(v))
 }
 
-/// Compares without returning early on the first different byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+/// Compares `given` with `expected` in time that depends only on the length
+/// of `given` (which the client knows): every byte is compared, with no early
+/// return on the first difference or on a length mismatch, so timing reveals
+/// neither a prefix of the token nor its length.
+fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    if expected.is_empty() {
         return false;
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    // Nonzero when the lengths differ; folded in like any byte difference.
+    let mut diff = u8::from(given.len() != expected.len());
+    for (i, byte) in given.iter().enumerate() {
+        diff |= byte ^ expected[i % expected.len()];
+        diff = std::hint::black_box(diff);
+    }
+    diff == 0
 }
 
 /// Any token can go in a cookie: it is percent-encoded there.
@@ -157,6 +166,25 @@ pub async fn logout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_compare_equal_only_when_identical() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        for given in [
+            &b""[..],
+            b"s3cre",
+            b"s3cret2",
+            b"s3creT",
+            b"S3cret",
+            b"s3crets3cret",
+        ] {
+            assert!(!constant_time_eq(given, b"s3cret"), "{given:?}");
+        }
+        assert!(
+            !constant_time_eq(b"", b""),
+            "no token configured is never matched"
+        );
+    }
 
     #[test]
     fn any_token_survives_the_cookie() {

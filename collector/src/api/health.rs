@@ -124,6 +124,11 @@ impl Collector for Exposition {
                 "Lines cut at --max-line-bytes.",
                 &m.truncated_lines,
             ),
+            (
+                "wakeline_redactions",
+                "Values that looked like secrets masked by --redact.",
+                &m.redactions,
+            ),
             ("wakeline_index_commits", "Index commits.", &m.commits),
             (
                 "wakeline_index_commit_errors",

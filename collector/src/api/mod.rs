@@ -16,14 +16,15 @@ mod search;
 #[cfg(test)]
 mod tests;
 pub mod ui;
+pub mod wire;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
@@ -82,7 +83,10 @@ pub fn app(state: AppState) -> Router {
         .route("/login", get(ui::page))
         .route("/ui/{*path}", get(ui::asset))
         .route("/api/session", get(auth::session))
-        .route("/api/login", post(auth::login))
+        .route(
+            "/api/login",
+            post(auth::login).layer(DefaultBodyLimit::max(auth::MAX_LOGIN_BODY)),
+        )
         .route("/api/logout", post(auth::logout))
         .route("/healthz", get(health::healthz));
     // The WebSocket stays out of the compression layer.
@@ -95,8 +99,47 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .merge(live)
         .fallback(not_found)
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// Largest body of a framework error (a rejection's text) kept as `detail`.
+const MAX_REJECTION_TEXT: usize = 1024;
+
+/// Errors the handlers did not write themselves (axum's rejections: a body
+/// over its limit, a method the route does not take, an unreadable path)
+/// come as plain text or with no body; they get the API's JSON shape, with
+/// the same status and their text as `detail`.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    // A compressed text is not worth decoding for a detail.
+    let encoded = response.headers().contains_key(header::CONTENT_ENCODING);
+    let text = axum::body::to_bytes(response.into_body(), MAX_REJECTION_TEXT)
+        .await
+        .ok()
+        .filter(|_| !encoded)
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let error = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase();
+    let detail = if text.is_empty() {
+        format!("the server answered {status}")
+    } else {
+        text
+    };
+    let body = axum::Json(serde_json::json!({ "error": error, "detail": detail }));
+    (status, body).into_response()
 }
 
 async fn not_found() -> ApiError {
