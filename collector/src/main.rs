@@ -17,6 +17,7 @@ use clap::Parser as _;
 use clap::error::ErrorKind;
 use tokio::sync::mpsc;
 
+use wakeline::api::wire::JsonErrorListener;
 use wakeline::api::{AppState, app};
 use wakeline::config::Config;
 use wakeline::index::LogIndex;
@@ -39,7 +40,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 const INGEST_CHANNEL: usize = 8192;
 
 fn main() -> ExitCode {
-    let config = match Config::try_parse() {
+    let mut config = match Config::try_parse() {
         Ok(config) => config,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             e.exit()
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(message) = config.check() {
+    if let Err(message) = config.read_token_file().and_then(|()| config.check()) {
         eprintln!("wakeline: {message} (see wakeline --help)");
         return ExitCode::from(2);
     }
@@ -87,8 +88,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    if !config.listen.ip().is_loopback() && config.auth_token.is_none() {
-        tracing::warn!(listen = %config.listen, "listening beyond loopback without --auth-token (--allow-open): anyone who can reach this port can read every log");
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
     }
     let (index, payload) = LogIndex::open(&config.data_dir)?;
     let index = Arc::new(index);
@@ -118,6 +119,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         hub: Arc::clone(&hub),
         metrics: Arc::clone(&metrics),
         next_seq: first_seq,
+        redact: config.redact,
     };
     let sequencer = tokio::spawn(sequencer.run(receiver, batches));
 
@@ -164,6 +166,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    // hyper's own answers to requests it cannot take get the API's JSON body.
+    let listener = JsonErrorListener(listener);
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

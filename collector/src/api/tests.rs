@@ -617,6 +617,7 @@ fn counted() -> Fixture {
     Metrics::add(&m.lines_indexed, 6);
     Metrics::add(&m.bytes_ingested, 1234);
     Metrics::add(&m.commits, 3);
+    Metrics::add(&m.redactions, 4);
     m.read_delay.observe_ns([2_000_000, 2_000_000, 30_000_000]);
     let live = &fixture.state.hub.stats;
     Metrics::add(&live.clients, 2);
@@ -655,6 +656,7 @@ async fn metrics_are_prometheus_text_with_the_same_names() {
         "wakeline_lines_indexed_total 6",
         "wakeline_bytes_ingested_total 1234",
         "wakeline_truncated_lines_total 0",
+        "wakeline_redactions_total 4",
         "wakeline_index_commits_total 3",
         "wakeline_index_commit_errors_total 0",
         "wakeline_docker_reconnects_total 0",
