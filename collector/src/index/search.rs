@@ -18,7 +18,7 @@ use tantivy::schema::Field;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use super::LogIndex;
-use crate::query::{Cursor, MAX_LIMIT, MAX_QUERY_LEN, SearchParams};
+use crate::query::{Cursor, MAX_LIMIT, MAX_QUERY_DEPTH, MAX_QUERY_LEN, SearchParams, query_depth};
 use crate::record::Record;
 
 /// Why a search was refused or failed.
@@ -70,6 +70,13 @@ impl LogIndex {
             return Err(SearchError::BadQuery(format!(
                 "q is {} bytes long; at most {MAX_QUERY_LEN} are accepted",
                 q.len()
+            )));
+        }
+        let depth = query_depth(q);
+        if depth > MAX_QUERY_DEPTH {
+            return Err(SearchError::BadQuery(format!(
+                "q nests {depth} levels deep (parentheses and NOT, -, + in a row); \
+                 at most {MAX_QUERY_DEPTH} are accepted"
             )));
         }
         let parser = self.query_parser();
