@@ -14,6 +14,10 @@
 //! - `stamp:STREAM:PREFIX`: one line `PREFIX<ns since epoch>` (tells runs apart)
 //! - `hex:STREAM:BYTES`: raw bytes given as hex pairs (`ff fe 0a`), for invalid
 //!   UTF-8 and lines without a newline
+//! - `fill:STREAM:N:TEXT`: TEXT repeated to exactly N bytes, with no newline
+//!   (written 64 KiB at a time), for lines longer than any limit
+//! - `json:STREAM:deep:N` / `json:STREAM:keys:N`: one JSON line, an array nested
+//!   N deep / an object with N keys (`{"msg":…,"k0":0,"k1":1,…}`)
 //! - `sleep:MS`, `stay` (sleep forever)
 //!
 //! Every write is flushed: stdout is a pipe, and a test waiting for a line must not
@@ -113,6 +117,52 @@ fn run(step: &str) -> Result<(), String> {
                 .collect::<Result<Vec<u8>, String>>()?;
             write(stream, &bytes)
         }
+        "fill" => {
+            let mut parts = rest.splitn(3, ':');
+            let (Some(stream), Some(n), Some(text)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err("expected fill:STREAM:N:TEXT".into());
+            };
+            if text.is_empty() {
+                return Err("fill needs a non-empty TEXT".into());
+            }
+            let mut left: usize = number("N", n)?;
+            let chunk: Vec<u8> = text.bytes().cycle().take(64 * 1024).collect();
+            let mut offset = 0;
+            while left > 0 {
+                let n = left.min(chunk.len() - offset);
+                write(stream, &chunk[offset..offset + n])?;
+                // Keep the pattern continuous across chunks.
+                offset = (offset + n) % text.len();
+                left -= n;
+            }
+            Ok(())
+        }
+        "json" => {
+            let mut parts = rest.splitn(3, ':');
+            let (Some(stream), Some(shape), Some(n)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err("expected json:STREAM:deep|keys:N".into());
+            };
+            let n: usize = number("N", n)?;
+            let line = match shape {
+                "deep" => format!(
+                    "{{\"msg\":\"deep {n}\",\"x\":{}0{}}}\n",
+                    "[".repeat(n),
+                    "]".repeat(n)
+                ),
+                "keys" => {
+                    let mut line = format!("{{\"msg\":\"keys {n}\"");
+                    for i in 0..n {
+                        line.push_str(&format!(",\"k{i}\":{i}"));
+                    }
+                    line.push_str("}\n");
+                    line
+                }
+                other => return Err(format!("expected deep or keys, found {other:?}")),
+            };
+            write(stream, line.as_bytes())
+        }
         "sleep" => {
             sleep(Duration::from_millis(number("MS", rest)?));
             Ok(())
@@ -121,7 +171,7 @@ fn run(step: &str) -> Result<(), String> {
             sleep(Duration::from_secs(3600));
         },
         other => Err(format!(
-            "expected out, err, size, count, rate, stamp, hex, sleep or stay, found {other:?}"
+            "expected out, err, size, count, rate, stamp, hex, fill, json, sleep or stay, found {other:?}"
         )),
     }
 }

@@ -15,6 +15,7 @@ mod endpoints;
 mod faults;
 mod files;
 mod follow;
+mod hostile;
 mod lines;
 mod live;
 mod parse;
