@@ -98,10 +98,14 @@ export function renderRow(rec, opts = {}) {
   const msg = el('span', { class: 'msg' });
   const body = el('span', { class: 'body' }, msg);
   const text = displayMessage(rec);
-  if (renderMessage(msg, text, opts.terms, false)) {
+  // A stack trace joined into one record shows its first line until asked.
+  const firstBreak = rec.lines > 1 ? text.indexOf('\n') : -1;
+  const shown = firstBreak >= 0 ? text.slice(0, firstBreak) : text;
+  if (renderMessage(msg, shown, opts.terms, false) || firstBreak >= 0) {
     body.appendChild(el('button', {
       class: 'show-all', type: 'button', dataset: { action: 'show-all' },
-    }, `show all ${num(text.length)} chars`));
+      title: firstBreak >= 0 ? `${rec.lines} log lines joined into one record (a stack trace)` : null,
+    }, firstBreak >= 0 ? `show all ${num(rec.lines)} lines` : `show all ${num(text.length)} chars`));
   }
   if (rec.truncated) body.appendChild(el('span', { class: 'tag', title: 'cut at the collector\'s --max-line-bytes' }, 'truncated'));
   const rid = rec.request_id || rec.trace_id;
@@ -302,6 +306,7 @@ function metaTable(rec) {
     ['container_id', rec.container_id],
     ['seq', String(rec.seq)],
     ['truncated', rec.truncated ? 'yes: cut at --max-line-bytes' : null],
+    ['lines', rec.lines > 1 ? `${num(rec.lines)} log lines joined into this record` : null],
   ];
   return el('dl', { class: 'kv meta' }, rows.filter(([, v]) => v).map(([k, v]) => [el('dt', null, k), el('dd', null, v)]));
 }

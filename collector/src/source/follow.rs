@@ -333,6 +333,7 @@ impl Follower {
                 LogOutput::StdIn { .. } => {}
             }
             lines.retain(|line| !repeats.is_repeat(line));
+            r.note_delivery();
             if !self.send(&mut r).await {
                 return ReadEnd::Shutdown;
             }
@@ -354,13 +355,15 @@ impl Follower {
             lines: Vec::new(),
             taken: Vec::new(),
             newest_read: 0,
+            lag_ns: 0,
         }
     }
 
     /// Emits the records whose continuation lines can no longer come.
     fn flush_quiet(&self, r: &mut Reading) {
         let meta = self.handle.meta();
-        r.joiner.flush_quiet(now_ns(), &meta, &mut r.taken);
+        r.joiner
+            .flush_quiet(now_ns() - r.lag_ns, &meta, &mut r.taken);
     }
 
     /// The log has ended: sends everything, held records included.
@@ -434,6 +437,10 @@ struct Reading {
     taken: Vec<Taken>,
     /// The newest Docker timestamp read, taken or not.
     newest_read: i64,
+    /// How far behind Docker's clock the API delivers lines lately: a held
+    /// record waits that much longer for its continuation. 0 for files,
+    /// read to their end before anything is flushed.
+    lag_ns: i64,
 }
 
 impl Reading {
@@ -441,9 +448,18 @@ impl Reading {
     fn until_due(&self) -> Duration {
         match self.joiner.due_ns() {
             Some(due) => {
-                Duration::from_nanos(u64::try_from(due.saturating_sub(now_ns())).unwrap_or(0))
+                Duration::from_nanos(u64::try_from(due + self.lag_ns - now_ns()).unwrap_or(0))
             }
             None => Duration::from_secs(3600),
+        }
+    }
+
+    /// Notes how late the newest line arrived through the API (the lag
+    /// decays by an eighth per delivery, and jumps up at once).
+    fn note_delivery(&mut self) {
+        if let Some(newest) = self.lines.iter().map(|l| l.ts_ns).max() {
+            let lag = (now_ns() - newest).clamp(0, 10 * QUIET_MARGIN_NS);
+            self.lag_ns = lag.max(self.lag_ns - self.lag_ns / 8);
         }
     }
 }

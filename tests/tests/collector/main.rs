@@ -18,6 +18,7 @@ mod follow;
 mod hostile;
 mod lines;
 mod live;
+mod multiline;
 mod parse;
 mod requests;
 mod search;

@@ -240,3 +240,41 @@ fn downloads_hold_exactly_the_matching_lines() {
         .collect();
     assert_eq!(lines, expected_lines);
 }
+
+#[test]
+fn a_stack_trace_is_one_row_that_opens_to_all_its_lines() {
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let needle = term("trace");
+    let trace = [
+        format!("Error: {needle} failed"),
+        "    at handler (/app/routes.js:14:22)".to_owned(),
+        "    at async Promise.all (index 0)".to_owned(),
+    ]
+    .join("\n");
+    let container = run(
+        "search_stack_trace",
+        None,
+        &[format!("err:{trace}"), "out:INFO after".into()],
+    );
+    wait_indexed(&collector, &container, 2);
+
+    let browser = Browser::open(collector.port());
+    browser.goto(&format!(
+        "/search?{}",
+        query(&[("q", &needle), ("since", "1h")])
+    ));
+    // Folded: the first line, and a button that says how many lines there are.
+    assert_rows(&browser.wait_row(&needle), &[&format!("{needle} failed")]);
+    assert_eq!(
+        browser.texts("#results .row[data-seq] .show-all"),
+        vec!["show all 3 lines"]
+    );
+    browser.click("#results .row[data-seq] .show-all");
+    let shown = browser.wait("the whole trace", |b| {
+        let text = b.texts("#results .row[data-seq] .msg").join("");
+        text.contains("Promise.all").then_some(text)
+    });
+    assert!(trace.ends_with(&shown), "{shown:?}");
+    assert_eq!(shown.lines().count(), 3, "{shown:?}");
+}
