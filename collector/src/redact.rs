@@ -55,8 +55,14 @@ const SECRET_KEYS: &[&[u8]] = &[
 /// Masks the secrets of one record in `message`, `msg`, `fields` and `raw`.
 /// Returns how many secrets the line held: the largest count among
 /// `message`, `msg` and `fields` (they mostly repeat the same value).
+///
+/// `fields` hold pieces of the line as written (`message`), unescaped: when
+/// the line has no escape (`\`) and no secret, neither have they, and their
+/// walk (the larger part of the cost for a JSON line) is skipped. `msg` is
+/// always scanned: a rendered template holds text the line does not.
 pub fn redact_record(record: &mut Record) -> u64 {
     let mut spans = Vec::new();
+    let escaped = record.message.as_bytes().contains(&b'\\');
     let in_message = redact_string(&mut record.message, &mut spans);
     if let Some(raw) = &mut record.raw {
         spans.clear();
@@ -69,7 +75,11 @@ pub fn redact_record(record: &mut Record) -> u64 {
         Some(msg) => redact_string(msg, &mut spans),
         None => 0,
     };
-    let in_fields = redact_fields(&mut record.fields, &mut spans);
+    let in_fields = if in_message > 0 || escaped {
+        redact_fields(&mut record.fields, &mut spans)
+    } else {
+        0
+    };
     in_message.max(in_msg).max(in_fields)
 }
 
@@ -188,9 +198,21 @@ pub fn find_secrets(text: &[u8], spans: &mut Vec<(usize, usize)>) {
                 .iter()
                 .position(|&b| !is_word(b))
                 .unwrap_or(n - start);
-        let found = shape(text, start, end)
-            .or_else(|| key_value(text, start, end))
-            .or_else(|| scheme(text, start, end));
+        // Most words start no known shape and precede no separator: only
+        // the first byte and the byte after the word are looked at for them.
+        let found = match text[start] {
+            b'A' | b'g' | b'x' | b'e' | b'-' => shape(text, start, end),
+            b'b' | b'B' => scheme(text, start, end),
+            _ => None,
+        }
+        .or_else(|| {
+            matches!(
+                text.get(end),
+                Some(b'"' | b'\'' | b'\\' | b' ' | b'\t' | b'=' | b':')
+            )
+            .then(|| key_value(text, start, end))
+            .flatten()
+        });
         match found {
             Some((from, to)) if to > from => {
                 spans.push((from, to));
@@ -450,16 +472,26 @@ fn closing_quote(text: &[u8], from: usize, quote: u8) -> usize {
 /// Whether a key names a secret: one of [`SECRET_KEYS`], alone or as the
 /// last word of the key (after `_`, `-`, `.`, or a camelCase capital).
 pub fn is_secret_key(key: &[u8]) -> bool {
-    if key.len() < 5
-        || !matches!(
-            key[key.len() - 1].to_ascii_lowercase(),
-            b'd' | b'e' | b't' | b'n' | b'y'
-        )
-    {
+    let n = key.len();
+    if n < 5 {
         return false;
     }
-    SECRET_KEYS.iter().any(|suffix| {
-        let Some(at) = key.len().checked_sub(suffix.len()) else {
+    // The last two letters pick the few candidates (most keys: none).
+    let candidates: &[&[u8]] = match [
+        key[n - 2].to_ascii_lowercase(),
+        key[n - 1].to_ascii_lowercase(),
+    ] {
+        [b'r', b'd'] => &[b"password"],
+        [b'w', b'd'] => &[b"passwd"],
+        [b's', b'e'] => &[b"passphrase"],
+        [b'e', b't'] => &[b"secret"],
+        [b'e', b'n'] => &[b"token"],
+        [b'o', b'n'] => &[b"authorization"],
+        [b'e', b'y'] => &SECRET_KEYS[5..14],
+        _ => return false,
+    };
+    candidates.iter().any(|suffix| {
+        let Some(at) = n.checked_sub(suffix.len()) else {
             return false;
         };
         if !key[at..].eq_ignore_ascii_case(suffix) {
@@ -559,6 +591,32 @@ mod tests {
             r#"{"msg":"user logged in, \"token\": \"abc\""}"#,
             r#"{"msg":"user logged in, \"token\": \"[REDACTED]\""}"#,
         );
+    }
+
+    #[test]
+    fn every_secret_key_is_recognized() {
+        for key in SECRET_KEYS {
+            assert!(is_secret_key(key), "{}", String::from_utf8_lossy(key));
+            let upper = key.to_ascii_uppercase();
+            assert!(is_secret_key(&upper), "{}", String::from_utf8_lossy(&upper));
+            let prefixed = [b"db_".as_slice(), key].concat();
+            assert!(
+                is_secret_key(&prefixed),
+                "{}",
+                String::from_utf8_lossy(&prefixed)
+            );
+        }
+        for key in [
+            "request_id",
+            "span_id",
+            "target",
+            "method",
+            "tokens",
+            "keys",
+            "monkey",
+        ] {
+            assert!(!is_secret_key(key.as_bytes()), "{key}");
+        }
     }
 
     #[test]
