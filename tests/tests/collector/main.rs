@@ -9,6 +9,7 @@
 //! counts and fields. One test binary (so the collector and the `emit` image are
 //! built once), one module per area of the contract.
 
+mod churn;
 mod cli;
 mod crash;
 mod endpoints;
