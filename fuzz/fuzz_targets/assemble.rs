@@ -1,0 +1,4 @@
+//! Fuzz target: see `wakeline_fuzz::checks::assemble`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wakeline_fuzz::checks::assemble(data));
