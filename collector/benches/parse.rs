@@ -1,11 +1,14 @@
-//! What the parser costs per line, against the parser as it was before the
-//! corpus work (`parse_before/`), side by side in one run.
+//! What the parser and the multi-line joiner cost per line, beside a
+//! baseline that does not age: decoding the same line with `serde_json`
+//! into a `Value` (what any JSON-reading collector pays at least; a non-JSON
+//! line fails fast).
 //!
-//! Two sets of lines: the corpus (`tests/corpus/*.txt`, every logging
-//! library's own example lines) and the typical lines of a Wakeline user's
-//! services (the middleware's JSON, logfmt, plain text). Criterion measures
-//! each parser on each set; then an interleaved run of both prints the cost
-//! per line and the ratio after/before, so a busy machine slows both alike.
+//! Three sets of lines: the corpus (`tests/corpus/*.txt`, every logging
+//! library's own example lines), the typical lines of a Wakeline user's
+//! services (the middleware's JSON, logfmt, plain text), and stack traces of
+//! each language between ordinary lines. Criterion measures each stage on
+//! each set; then an interleaved run prints the cost per line and the
+//! ratios, so a busy machine slows all alike.
 //!
 //! `cargo bench -p wakeline --bench parse`
 
@@ -15,9 +18,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput};
 use wakeline::assemble::Line;
-use wakeline::record::{ContainerMeta, Record, Stream};
-
-mod parse_before;
+use wakeline::multiline::Joiner;
+use wakeline::record::{ContainerMeta, Stream};
 
 const CORPUS: &[&str] = &[
     include_str!("../tests/corpus/go.txt"),
@@ -54,41 +56,86 @@ fn corpus_lines() -> Vec<&'static str> {
         .collect()
 }
 
+/// Stack traces between ordinary lines, as services write them.
+const TRACES: &[&str] = &[
+    "2026-12-04 10:00:00.123 ERROR 1 --- [exec-1] c.a.OrderController : order 42 failed",
+    "java.lang.IllegalStateException: stock is negative",
+    "\tat com.acme.Stock.take(Stock.java:31)",
+    "\tat com.acme.OrderController.place(OrderController.java:57)",
+    "Caused by: java.sql.SQLException: deadlock",
+    "\tat org.h2.Db.exec(Db.java:9)",
+    "\t... 2 more",
+    "2026-12-04 10:00:00.200 INFO 1 --- [exec-2] c.a.OrderController : order 43 placed",
+    "ERROR:shop:payment failed",
+    "Traceback (most recent call last):",
+    "  File \"/app/pay.py\", line 12, in charge",
+    "    return gateway.charge(amount)",
+    "gateway.GatewayError: declined",
+    "INFO:shop:next",
+    "panic: index out of range [5] with length 3",
+    "",
+    "goroutine 1 [running]:",
+    "main.main()",
+    "\t/app/main.go:7 +0x1d",
+    "level=info msg=\"restarted\"",
+];
+
 fn lines_of(texts: &[&str]) -> Vec<Line> {
     texts
         .iter()
-        .map(|text| Line {
-            stream: Stream::Stdout,
-            ts_ns: 1,
+        .enumerate()
+        .map(|(i, text)| Line {
+            stream: Stream::Stderr,
+            ts_ns: 1_000_000_000 + i as i64 * 1_000,
             bytes: text.as_bytes().to_vec(),
             truncated: false,
         })
         .collect()
 }
 
-type Parser = fn(Line, Arc<ContainerMeta>) -> Record;
+type Stage = fn(Vec<Line>, &Arc<ContainerMeta>);
 
-const PARSERS: [(&str, Parser); 2] = [
-    ("before", parse_before::parse_line),
-    ("after", wakeline::parse::parse_line),
-];
-
-fn parse_all(parser: Parser, lines: Vec<Line>, meta: &Arc<ContainerMeta>) {
+/// The baseline: a JSON decode of each line.
+fn json_decode(lines: Vec<Line>, _meta: &Arc<ContainerMeta>) {
     for line in lines {
-        black_box(parser(line, meta.clone()));
+        black_box(serde_json::from_slice::<serde_json::Value>(&line.bytes).ok());
     }
 }
+
+fn parse(lines: Vec<Line>, meta: &Arc<ContainerMeta>) {
+    for line in lines {
+        black_box(wakeline::parse::parse_line(line, meta.clone()));
+    }
+}
+
+/// Parsing through the joiner, as the collector does.
+fn parse_and_join(lines: Vec<Line>, meta: &Arc<ContainerMeta>) {
+    let mut joiner = Joiner::new(true, 1 << 20);
+    let mut out = Vec::new();
+    for line in lines {
+        joiner.push(line, meta, &mut out);
+        black_box(out.drain(..).count());
+    }
+    joiner.flush(meta, &mut out);
+    black_box(out);
+}
+
+const STAGES: [(&str, Stage); 3] = [
+    ("json-decode", json_decode),
+    ("parse", parse),
+    ("parse+join", parse_and_join),
+];
 
 fn criterion_runs(c: &mut Criterion, sets: &[(&str, Vec<&'static str>)]) {
     let meta = Arc::new(ContainerMeta::default());
     for (set, texts) in sets {
         let mut group = c.benchmark_group(format!("parse/{set}"));
         group.throughput(Throughput::Elements(texts.len() as u64));
-        for (name, parser) in PARSERS {
+        for (name, stage) in STAGES {
             group.bench_function(name, |b| {
                 b.iter_batched(
                     || lines_of(texts),
-                    |lines| parse_all(parser, lines, &meta),
+                    |lines| stage(lines, &meta),
                     BatchSize::SmallInput,
                 )
             });
@@ -98,41 +145,46 @@ fn criterion_runs(c: &mut Criterion, sets: &[(&str, Vec<&'static str>)]) {
 }
 
 /// Nanoseconds per line of one pass, the line copies made outside the timing.
-fn one_pass(parser: Parser, texts: &[&str], meta: &Arc<ContainerMeta>) -> f64 {
+fn one_pass(stage: Stage, texts: &[&str], meta: &Arc<ContainerMeta>) -> f64 {
     let lines = lines_of(texts);
     let start = Instant::now();
-    parse_all(parser, lines, meta);
+    stage(lines, meta);
     start.elapsed().as_nanos() as f64 / texts.len() as f64
 }
 
-/// Both parsers, interleaved pass by pass for about `budget`; the medians.
-fn side_by_side(texts: &[&str], budget: Duration) -> (f64, f64) {
+/// Every stage, interleaved pass by pass for about `budget`; the medians.
+fn side_by_side(texts: &[&str], budget: Duration) -> [f64; 3] {
     let meta = Arc::new(ContainerMeta::default());
-    let (mut before, mut after) = (Vec::new(), Vec::new());
+    let mut runs: [Vec<f64>; 3] = Default::default();
     let start = Instant::now();
-    while start.elapsed() < budget || before.len() < 21 {
-        before.push(one_pass(PARSERS[0].1, texts, &meta));
-        after.push(one_pass(PARSERS[1].1, texts, &meta));
+    while start.elapsed() < budget || runs[0].len() < 21 {
+        for (i, (_, stage)) in STAGES.iter().enumerate() {
+            runs[i].push(one_pass(*stage, texts, &meta));
+        }
     }
-    let median = |v: &mut Vec<f64>| {
+    runs.map(|mut v| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
-    };
-    (median(&mut before), median(&mut after))
+    })
 }
 
 fn main() {
-    let sets = [("corpus", corpus_lines()), ("typical", TYPICAL.to_vec())];
+    let sets = [
+        ("corpus", corpus_lines()),
+        ("typical", TYPICAL.to_vec()),
+        ("traces", TRACES.to_vec()),
+    ];
     let mut c = Criterion::default().configure_from_args();
     criterion_runs(&mut c, &sets);
     c.final_summary();
-    println!("\nside by side (median of interleaved passes):");
+    println!("\nside by side (median of interleaved passes, ns per line):");
     for (set, texts) in &sets {
-        let (before, after) = side_by_side(texts, Duration::from_secs(3));
+        let [json, parse, joined] = side_by_side(texts, Duration::from_secs(3));
         println!(
-            "  {set:8} {:4} lines  before {before:7.0} ns/line  after {after:7.0} ns/line  after/before {:.2}",
+            "  {set:8} {:4} lines  json-decode {json:6.0}  parse {parse:6.0} ({:.2}x json)  parse+join {joined:6.0} ({:.2}x parse)",
             texts.len(),
-            after / before
+            parse / json,
+            joined / parse,
         );
     }
 }

@@ -122,8 +122,10 @@ struct Group {
 }
 
 impl Group {
+    /// The record's size with its tentative lines joined.
     fn bytes(&self) -> usize {
-        self.head.message.len() + self.more.len()
+        let tentative: usize = self.tentative.iter().map(|l| 1 + l.bytes.len()).sum();
+        self.head.message.len() + self.more.len() + tentative
     }
 
     fn append(&mut self, line: Line) {
@@ -952,5 +954,99 @@ mod tests {
         let raw = record.raw.as_ref().expect("raw bytes kept");
         assert!(raw.starts_with(b"Error: bad bytes\n    at f"));
         assert!(raw.contains(&0xff));
+    }
+
+    /// Random mixes of trace lines, ordinary lines and blank lines on both
+    /// streams, with random gaps: every line comes out exactly once, in its
+    /// stream's order, and each record's checkpoint covers its lines.
+    #[test]
+    fn random_streams_lose_and_repeat_no_line() {
+        const PIECES: &[&str] = &[
+            "ERROR boom",
+            "WARN careful",
+            "INFO fine",
+            "Traceback (most recent call last):",
+            "  File \"a.py\", line 1, in <module>",
+            "    x()",
+            "ValueError: bad",
+            "",
+            "During handling of the above exception, another exception occurred:",
+            "java.lang.IllegalStateException: x",
+            "\tat a.B.c(B.java:1)",
+            "Caused by: java.io.IOException: y",
+            "\t... 3 more",
+            "    at f (/a.js:1:1)",
+            "Error: z",
+            "panic: p",
+            "goroutine 1 [running]:",
+            "main.main()",
+            "thread 'main' panicked at src/main.rs:1:1:",
+            "note: run with `RUST_BACKTRACE=1`",
+            "stack backtrace:",
+            "   0: std::rt",
+            "/app/index.js:3",
+            "  ^",
+            "Node.js v20.0.0",
+            "{\"level\":\"error\",\"msg\":\"json\"}",
+            "  indented",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let meta = Arc::new(ContainerMeta::default());
+        for round in 0..300 {
+            let max_bytes = if round % 3 == 0 { 64 } else { 1 << 20 };
+            let mut joiner = Joiner::new(true, max_bytes);
+            let mut out = Vec::new();
+            let mut written: [Vec<String>; 2] = Default::default();
+            let mut ts = 1_000_000_000;
+            for i in 0..(20 + next(60)) {
+                ts += match next(10) {
+                    0 => JOIN_WINDOW_NS + 1,
+                    1 => 0,
+                    _ => next(1_000) as i64 * US,
+                };
+                let stream = if next(4) == 0 {
+                    Stream::Stdout
+                } else {
+                    Stream::Stderr
+                };
+                let text = format!(
+                    "{}{}",
+                    PIECES[next(PIECES.len())],
+                    if next(5) == 0 {
+                        i.to_string()
+                    } else {
+                        String::new()
+                    }
+                );
+                written[slot(stream)].push(text.clone());
+                joiner.push(line(stream, ts, &text), &meta, &mut out);
+                if next(8) == 0 {
+                    joiner.flush_quiet(ts + next(300) as i64 * 1_000_000, &meta, &mut out);
+                }
+            }
+            joiner.flush(&meta, &mut out);
+            for stream in [Stream::Stdout, Stream::Stderr] {
+                let taken: Vec<&Taken> = out.iter().filter(|t| t.record.stream == stream).collect();
+                let lines: u32 = taken.iter().map(|t| t.record.lines).sum();
+                let expected = &written[slot(stream)];
+                assert_eq!(lines as usize, expected.len(), "round {round}");
+                let joined: Vec<&str> = taken.iter().map(|t| t.record.message.as_str()).collect();
+                assert_eq!(joined.join("\n"), expected.join("\n"), "round {round}");
+                for t in &taken {
+                    assert_eq!(
+                        t.record.message.split('\n').count(),
+                        t.record.lines as usize
+                    );
+                    assert!(t.newest.ts_ns >= t.record.ts_ns && t.newest.at_ts >= 1);
+                    assert!(t.record.lines == 1 || t.record.message.len() <= max_bytes);
+                }
+            }
+        }
     }
 }
