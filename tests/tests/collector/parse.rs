@@ -289,3 +289,97 @@ fn record_ts_is_dockers_own_timestamp() {
         );
     }
 }
+
+/// One corpus case (`collector/tests/corpus`, format in its README): what a
+/// person reading the line names, and the line.
+struct CorpusCase {
+    family: String,
+    expected: [Option<String>; 5],
+    line: String,
+}
+
+fn corpus() -> Vec<CorpusCase> {
+    let dir = wakeline_e2e::workspace_root().join("collector/tests/corpus");
+    let mut cases = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the corpus directory")
+        .map(|e| e.expect("a corpus file").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    for path in files {
+        let family = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).expect("a corpus file");
+        for row in text
+            .lines()
+            .filter(|r| !r.is_empty() && !r.starts_with('#'))
+        {
+            let cols: Vec<&str> = row.splitn(6, '\t').collect();
+            let opt = |s: &str| {
+                (s != "-").then(|| {
+                    s.replace("\\t", "\t")
+                        .replace("\\n", "\n")
+                        .replace("\\\\", "\\")
+                })
+            };
+            cases.push(CorpusCase {
+                family: family.clone(),
+                expected: [
+                    opt(cols[0]),
+                    opt(cols[1]),
+                    opt(cols[2]),
+                    opt(cols[3]),
+                    opt(cols[4]),
+                ],
+                line: cols[5].to_owned(),
+            });
+        }
+    }
+    cases
+}
+
+/// Every line of the corpus, written by a real container one after another
+/// (as fast as it can, so the multi-line joiner sees them back to back and
+/// must join none), comes back with the level, IDs and message of the
+/// corpus.
+#[test]
+fn every_corpus_line_from_a_container_yields_its_level_ids_and_message() {
+    let cases = corpus();
+    assert!(cases.len() >= 150, "{} cases", cases.len());
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    let steps: Vec<String> = cases.iter().map(|c| format!("out:{}", c.line)).collect();
+    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+    let container = ContainerSpec::new("corpus", &steps).run();
+    let hits = wait_records(&collector, &container, cases.len() as u64);
+    let mut wrong = Vec::new();
+    for case in &cases {
+        let found: Vec<&Value> = hits
+            .iter()
+            .filter(|h| h["message"] == case.line.as_str())
+            .collect();
+        let Some(record) = found.first() else {
+            wrong.push(format!("{}: missing {:?}", case.family, case.line));
+            continue;
+        };
+        for (i, key) in ["level", "request_id", "trace_id", "span_id", "msg"]
+            .iter()
+            .enumerate()
+        {
+            let got = record[key].as_str();
+            if got != case.expected[i].as_deref() {
+                wrong.push(format!(
+                    "{}: {key}: expected {:?}, got {got:?}\n    {}",
+                    case.family, case.expected[i], case.line
+                ));
+            }
+        }
+        assert!(record.get("lines").is_none(), "joined: {record}");
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
