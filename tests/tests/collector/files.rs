@@ -85,3 +85,39 @@ fn with_log_files_api_every_line_comes_through_the_api() {
     let stderr = hits.iter().filter(|r| r["stream"] == "stderr").count();
     assert_eq!(stderr, 2_000);
 }
+
+/// `max-size` with `max-file=1` (the default when only `max-size` is set): Docker does not rename the full file but truncates it in place, same
+/// inode. The reader must notice and read the new content from its start.
+#[test]
+fn a_log_truncated_in_place_by_max_size_alone_is_followed() {
+    const LINES: u64 = 6_000;
+    let dir = data_dir();
+    let collector = Collector::start(dir.path());
+    // About 75 bytes an entry: the file is truncated every ~1,300 lines.
+    let container = ContainerSpec::new("truncate", &["rate:out:n=:1:6000:1000"])
+        .log_opt("max-size=100k")
+        .log_opt("max-file=1")
+        .run();
+    let filter = by_container(&container);
+    container.wait_exited(Duration::from_secs(60));
+    let mut total = 0;
+    let complete = poll(Duration::from_secs(30), || {
+        total = collector.total(&filter);
+        // The last line is written after the last truncation: it must come.
+        let last = collector.total(&[("container", &container.name), ("q", "\"n=6000\"")]);
+        (last == 1).then_some(())
+    });
+    let hits = collector.all_hits(&filter);
+    let numbers: BTreeSet<u64> = hits
+        .iter()
+        .filter_map(|r| r["message"].as_str()?.strip_prefix("n=")?.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), hits.len(), "no line twice");
+    eprintln!("truncated in place: {total} of {LINES} lines read");
+    assert!(
+        complete.is_some(),
+        "stuck after a truncation: {total} lines read, the last is {:?}",
+        numbers.last()
+    );
+    assert_eq!(read_from(&collector, &container).as_deref(), Some("file"));
+}
