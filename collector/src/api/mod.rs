@@ -133,10 +133,10 @@ async fn json_errors(request: Request, next: Next) -> Response {
         .canonical_reason()
         .unwrap_or("error")
         .to_ascii_lowercase();
-    let detail = if text.is_empty() {
-        format!("the server answered {status}")
-    } else {
-        text
+    // axum's texts start with a capital ("Failed to buffer…"); ours do not.
+    let detail = match text.chars().next() {
+        None => format!("the server answered {status}"),
+        Some(first) => first.to_lowercase().chain(text.chars().skip(1)).collect(),
     };
     let body = axum::Json(serde_json::json!({ "error": error, "detail": detail }));
     (status, body).into_response()

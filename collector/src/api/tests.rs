@@ -1164,6 +1164,10 @@ async fn framework_rejections_carry_the_json_shape() {
     let (status, body) = error_of(&fixture, big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(body["error"], "payload too large", "{body}");
+    assert_eq!(
+        body["detail"], "failed to buffer the request body: length limit exceeded",
+        "axum's own words, in our casing"
+    );
     // A huge header reaches the router (hyper limits it on a real socket):
     // it is ignored, and the token check still answers in JSON.
     let huge = "x".repeat(1 << 20);
