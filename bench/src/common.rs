@@ -40,7 +40,7 @@ pub fn build_release_collector() -> PathBuf {
 }
 
 /// What a reader of the figures needs to know about where they come from.
-pub fn print_header(binary: &Path, quick: bool) {
+pub fn print_header(binary: Option<&Path>, quick: bool) {
     let commit = Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(workspace_root())
@@ -54,7 +54,9 @@ pub fn print_header(binary: &Path, quick: bool) {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     println!("wakeline-bench  {date}  commit {commit}  {cores} cores");
-    println!("collector: {}", binary.display());
+    if let Some(binary) = binary {
+        println!("collector: {}", binary.display());
+    }
     if quick {
         println!("--quick: sizes divided by ten; a smoke run, not a measurement");
     }

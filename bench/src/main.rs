@@ -25,12 +25,18 @@ mod clients;
 mod common;
 mod ingest;
 mod live;
+mod pipeline;
 mod search;
 mod stalls;
 mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The collector's allocator: the pipeline benchmark runs its stages in this
+/// process, and its memory figures should be the collector's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Which benchmarks to run, from the command line.
 #[derive(Debug, Clone)]
@@ -39,6 +45,8 @@ struct Plan {
     search: bool,
     live: bool,
     ui: bool,
+    /// Lines fed to the in-process pipeline benchmark (0: not run).
+    pipeline_lines: u64,
     /// The ui run's load (its own defaults: `--rate` and `--seconds` when given).
     ui_load: ui::Options,
     /// Sizes divided by ten: a smoke run of the benchmark itself, not a measurement.
@@ -50,8 +58,12 @@ struct Plan {
     collector: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: wakeline-bench <ingest|search|live|ui|all> [--quick] [--readers N] \
-     [--stalled N] [--rate LINES_PER_SEC] [--seconds N] [--collector PATH]";
+const USAGE: &str = "usage: wakeline-bench <ingest|search|live|pipeline|ui|all> [--quick] \
+     [--readers N] [--stalled N] [--rate LINES_PER_SEC] [--seconds N] [--lines N] \
+     [--collector PATH]";
+
+/// Lines the pipeline benchmark feeds unless told (`--lines`).
+const PIPELINE_LINES: u64 = 1_000_000;
 
 fn plan(args: &[String]) -> Result<Plan, String> {
     let mut which = None;
@@ -59,6 +71,7 @@ fn plan(args: &[String]) -> Result<Plan, String> {
     let mut load = live::Load::default();
     let mut collector = None;
     let mut ui_load = ui::Options::default();
+    let mut pipeline_lines = PIPELINE_LINES;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -82,6 +95,12 @@ fn plan(args: &[String]) -> Result<Plan, String> {
                     .filter(|&n| n > 0)
                     .ok_or("expected a number of seconds after --seconds")?;
             }
+            "--lines" => {
+                let value = args.next().and_then(|v| v.parse::<u64>().ok());
+                pipeline_lines = value
+                    .filter(|&n| n > 0)
+                    .ok_or("expected a number of lines after --lines")?;
+            }
             "--collector" => {
                 let path = args.next().ok_or("expected a path after --collector")?;
                 let path = PathBuf::from(path);
@@ -90,7 +109,7 @@ fn plan(args: &[String]) -> Result<Plan, String> {
                 }
                 collector = Some(path);
             }
-            "ingest" | "search" | "live" | "ui" | "all" if which.is_none() => {
+            "ingest" | "search" | "live" | "pipeline" | "ui" | "all" if which.is_none() => {
                 which = Some(arg.clone())
             }
             other => {
@@ -107,11 +126,21 @@ fn plan(args: &[String]) -> Result<Plan, String> {
         search: matches!(which.as_str(), "search" | "all"),
         live: matches!(which.as_str(), "live" | "all"),
         ui: which == "ui",
+        pipeline_lines: if matches!(which.as_str(), "pipeline" | "all") {
+            pipeline_lines
+        } else {
+            0
+        },
         ui_load,
         quick,
         load,
         collector,
     })
+}
+
+/// What sizes are divided by: ten for `--quick`.
+fn scale(plan: &Plan) -> u64 {
+    if plan.quick { 10 } else { 1 }
 }
 
 fn main() -> ExitCode {
@@ -123,11 +152,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if plan.pipeline_lines > 0 && !(plan.ingest || plan.live || plan.ui) {
+        common::print_header(None, plan.quick);
+        pipeline::run(plan.pipeline_lines / scale(&plan), true);
+        return ExitCode::SUCCESS;
+    }
     let binary = match &plan.collector {
         Some(path) => path.clone(),
         None => common::build_release_collector(),
     };
-    common::print_header(&binary, plan.quick);
+    common::print_header(Some(&binary), plan.quick);
+    // In process and first, so that its peak memory is its own.
+    if plan.pipeline_lines > 0 {
+        pipeline::run(plan.pipeline_lines / scale(&plan), true);
+    }
     // Built (and imported) before anything is timed.
     let image = wakeline_e2e::emit_image();
     println!("emit image: {image}\n");

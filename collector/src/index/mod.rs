@@ -1,11 +1,13 @@
 //! The index: tantivy on local disk, one writer, many readers.
 //!
-//! `schema` defines what is stored, `payload` what each commit says about
+//! `schema` defines what is stored, `containers` the table that stores each
+//! container version once, `payload` what each commit says about
 //! how far every container was taken (see `crate::checkpoint`), `writer` the single indexing thread
 //! that batches records and commits them with their checkpoints, and `search`
 //! turns API parameters into tantivy queries. This file opens the index and
 //! converts records to documents and back.
 
+pub mod containers;
 pub mod histogram;
 pub mod payload;
 pub mod schema;
@@ -14,7 +16,6 @@ pub mod writer;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use tantivy::collector::Count;
@@ -22,10 +23,11 @@ use tantivy::directory::MmapDirectory;
 use tantivy::query::AllQuery;
 use tantivy::schema::OwnedValue;
 use tantivy::schema::document::Value as _;
-use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument};
+use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument};
 
 use crate::checkpoint::Position;
-use crate::record::{ContainerMeta, Level, Record, Stream};
+use crate::record::{Level, Record, Stream};
+use containers::{ContainerTable, KeyCache};
 use payload::CommitPayload;
 use schema::{Fields, build_schema};
 
@@ -40,8 +42,10 @@ pub enum IndexError {
         source: tantivy::TantivyError,
     },
     #[error(
-        "the index in {dir} was written by another version of wakeline (its schema differs): \
-         move it away or choose another --data-dir"
+        "the index in {dir} was written by another version of wakeline (its schema differs; \
+         this one writes schema {version}, which takes about half the disk): move it away or \
+         choose another --data-dir, and the containers' logs still on this host are read again",
+        version = schema::VERSION
     )]
     OtherSchema { dir: String },
     #[error("the index in {dir} has a bad commit payload: {detail}")]
@@ -58,6 +62,7 @@ pub struct LogIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
+    containers: ContainerTable,
 }
 
 impl std::fmt::Debug for LogIndex {
@@ -80,13 +85,19 @@ impl LogIndex {
             source: std::io::Error::other(e.to_string()),
         })?;
         let (schema, fields) = build_schema();
-        let index = Index::open_or_create(directory, schema).map_err(|source| match source {
-            tantivy::TantivyError::SchemaError(_) => IndexError::OtherSchema { dir: shown.clone() },
-            source => IndexError::Open {
-                dir: shown.clone(),
-                source,
-            },
-        })?;
+        let index = Index::builder()
+            .schema(schema)
+            .settings(schema::settings())
+            .open_or_create(directory)
+            .map_err(|source| match source {
+                tantivy::TantivyError::SchemaError(_) => {
+                    IndexError::OtherSchema { dir: shown.clone() }
+                }
+                source => IndexError::Open {
+                    dir: shown.clone(),
+                    source,
+                },
+            })?;
         let payload = match index.load_metas()?.payload {
             Some(text) => {
                 CommitPayload::from_json(&text).map_err(|detail| IndexError::Payload {
@@ -99,6 +110,7 @@ impl LogIndex {
                 ..CommitPayload::default()
             },
         };
+        let containers = ContainerTable::new(payload.container_versions.clone());
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -108,6 +120,7 @@ impl LogIndex {
                 index,
                 reader,
                 fields,
+                containers,
             },
             payload,
         ))
@@ -115,6 +128,11 @@ impl LogIndex {
 
     pub fn fields(&self) -> &Fields {
         &self.fields
+    }
+
+    /// Every container version documents refer to (see `containers`).
+    pub fn containers(&self) -> &ContainerTable {
+        &self.containers
     }
 
     pub fn tantivy(&self) -> &Index {
@@ -135,13 +153,15 @@ impl LogIndex {
         self.searcher().search(&AllQuery, &Count)
     }
 
-    /// The tantivy document for a record.
-    pub fn to_document(&self, record: &Record) -> TantivyDocument {
+    /// The tantivy document for a record; its container version gets a key
+    /// in the table first if it is new (`keys` is the writer's cache).
+    pub fn to_document(&self, record: &Record, keys: &mut KeyCache) -> TantivyDocument {
         let f = &self.fields;
         let c = &record.container;
         let mut doc = TantivyDocument::new();
         doc.add_i64(f.ts, record.ts_ns);
         doc.add_u64(f.seq, record.seq);
+        doc.add_u64(f.container_key, keys.key(&self.containers, c));
         doc.add_text(f.host, &c.host);
         doc.add_text(f.container_id, &c.id);
         doc.add_text(f.container, &c.name);
@@ -188,35 +208,42 @@ impl LogIndex {
         doc
     }
 
-    /// Rebuilds a record from a stored document.
-    pub fn to_record(&self, doc: &TantivyDocument) -> Record {
+    /// The record at `address`: its stored document, `ts` and `seq` from
+    /// their columns, its container from the table.
+    pub fn load(&self, searcher: &Searcher, address: DocAddress) -> tantivy::Result<Record> {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let columns = searcher.segment_reader(address.segment_ord).fast_fields();
+        let ts_ns = columns
+            .i64(schema::name::TS)?
+            .first(address.doc_id)
+            .unwrap_or_default();
+        let seq = columns
+            .u64(schema::name::SEQ)?
+            .first(address.doc_id)
+            .unwrap_or_default();
+        Ok(self.to_record(&doc, ts_ns, seq))
+    }
+
+    /// Rebuilds a record from a stored document and its `ts` and `seq`.
+    fn to_record(&self, doc: &TantivyDocument, ts_ns: i64, seq: u64) -> Record {
         let f = &self.fields;
         let text = |field| {
             doc.get_first(field)
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)
         };
-        let container = ContainerMeta {
-            host: text(f.host).unwrap_or_default(),
-            id: text(f.container_id).unwrap_or_default(),
-            name: text(f.container).unwrap_or_default(),
-            image: text(f.image).unwrap_or_default(),
-            service: text(f.service),
-            project: text(f.project),
-        };
+        let container = self.containers.get(
+            doc.get_first(f.container_key)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(u64::MAX),
+        );
         let fields = text(f.fields_json)
             .and_then(|json| serde_json::from_str::<Map<String, Value>>(&json).ok())
             .unwrap_or_default();
         Record {
-            ts_ns: doc
-                .get_first(f.ts)
-                .and_then(|v| v.as_i64())
-                .unwrap_or_default(),
-            seq: doc
-                .get_first(f.seq)
-                .and_then(|v| v.as_u64())
-                .unwrap_or_default(),
-            container: Arc::new(container),
+            ts_ns,
+            seq,
+            container,
             stream: text(f.stream)
                 .as_deref()
                 .and_then(Stream::parse)
@@ -275,7 +302,10 @@ fn to_owned_value(value: &Value) -> OwnedValue {
 pub(crate) mod testing {
     //! An index on a temporary directory holding given records.
 
+    use std::sync::Arc;
+
     use super::*;
+    use crate::record::ContainerMeta;
 
     pub fn record(seq: u64, ts_ns: i64, container: &str, message: &str) -> Record {
         let line = crate::assemble::Line {
@@ -304,8 +334,11 @@ pub(crate) mod testing {
             .tantivy()
             .writer_with_num_threads(1, 15_000_000)
             .expect("writer");
+        let mut keys = KeyCache::default();
         for record in records {
-            writer.add_document(index.to_document(record)).expect("add");
+            writer
+                .add_document(index.to_document(record, &mut keys))
+                .expect("add");
         }
         writer.commit().expect("commit");
         index.reload().expect("reload");
@@ -319,6 +352,7 @@ mod tests {
     use super::*;
     use crate::checkpoint::ContainerState;
     use crate::query::{Cursor, SearchParams};
+    use crate::record::ContainerMeta;
 
     #[test]
     fn record_survives_the_round_trip_through_the_index() {
@@ -455,7 +489,7 @@ mod tests {
             .writer_with_num_threads(1, 15_000_000)
             .unwrap();
         writer
-            .add_document(index.to_document(&record(1, 5, "web", "x")))
+            .add_document(index.to_document(&record(1, 5, "web", "x"), &mut KeyCache::default()))
             .unwrap();
         let mut state = ContainerState::default();
         state.take(5, &ContainerMeta::default(), &Position::default());
@@ -463,6 +497,7 @@ mod tests {
             version: CommitPayload::VERSION,
             next_seq: 2,
             containers: BTreeMap::from([("id-web".to_owned(), state)]),
+            container_versions: index.containers().to_stored(),
         };
         let mut prepared = writer.prepare_commit().unwrap();
         prepared.set_payload(&written.to_json());

@@ -1,12 +1,14 @@
 //! The commit payload: what every tantivy commit says besides its
-//! documents — the next `seq` and each container's [`ContainerState`]
-//! (checkpoint and line counts). Written in the same atomic commit as the
+//! documents — the next `seq`, each container's [`ContainerState`]
+//! (checkpoint and line counts) and the container versions the documents'
+//! keys name (`super::containers`). Written in the same atomic commit as the
 //! documents, read back when the index is opened.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::containers::StoredContainer;
 use crate::checkpoint::ContainerState;
 
 /// The commit payload.
@@ -17,6 +19,9 @@ pub struct CommitPayload {
     pub next_seq: u64,
     /// Per container ID.
     pub containers: BTreeMap<String, ContainerState>,
+    /// Container versions by key (the position), as documents name them.
+    #[serde(default)]
+    pub container_versions: Vec<StoredContainer>,
 }
 
 impl CommitPayload {

@@ -15,7 +15,7 @@ use tantivy::query::{
     AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermSetQuery,
 };
 use tantivy::schema::Field;
-use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, Order, Searcher, Term};
 
 use super::LogIndex;
 use crate::query::{Cursor, MAX_LIMIT, MAX_QUERY_DEPTH, MAX_QUERY_LEN, SearchParams, query_depth};
@@ -233,8 +233,7 @@ impl LogIndex {
         top.truncate(limit);
         let mut hits = Vec::with_capacity(top.len());
         for (_key, address) in top {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            hits.push(self.to_record(&doc));
+            hits.push(self.load(searcher, address)?);
         }
         let next_cursor = if more {
             hits.last().map(|r| Cursor {
@@ -313,14 +312,14 @@ impl LogIndex {
         searcher: &Searcher,
         seq: u64,
     ) -> Result<Option<Record>, SearchError> {
+        // `seq` is a column, not a term: a one-value range runs on it.
         let term = Term::from_field_u64(self.fields().seq, seq);
-        let query = tantivy::query::TermQuery::new(term, tantivy::schema::IndexRecordOption::Basic);
+        let query = RangeQuery::new(Bound::Included(term.clone()), Bound::Included(term));
         let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
         let Some((_, address)) = top.into_iter().next() else {
             return Ok(None);
         };
-        let doc: TantivyDocument = searcher.doc(address)?;
-        Ok(Some(self.to_record(&doc)))
+        Ok(Some(self.load(searcher, address)?))
     }
 
     /// The record numbered `seq` with up to `before` and `after` records of
