@@ -225,6 +225,53 @@ impl CpuSample {
     }
 }
 
+/// The host's CPU time from `/proc/stat` (all CPUs, in ticks): busy and stolen.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostCpu {
+    total: u64,
+    steal: u64,
+}
+
+impl HostCpu {
+    pub fn take() -> Option<HostCpu> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        Some(HostCpu {
+            // user nice system idle iowait irq softirq steal (guest is in user)
+            total: ticks.iter().take(8).sum(),
+            steal: *ticks.get(7)?,
+        })
+    }
+}
+
+pub trait StealSince {
+    /// Percent of the host's CPU time stolen since `start`.
+    fn steal_pct_since(self, start: Option<HostCpu>) -> Option<f64>;
+}
+
+impl StealSince for Option<HostCpu> {
+    fn steal_pct_since(self, start: Option<HostCpu>) -> Option<f64> {
+        let (end, start) = (self?, start?);
+        let total = end.total.checked_sub(start.total).filter(|&t| t > 0)?;
+        Some(end.steal.saturating_sub(start.steal) as f64 * 100.0 / total as f64)
+    }
+}
+
+/// The load average over the last minute.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Bytes of every file under `dir`.
 pub fn dir_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -44,7 +44,26 @@ pub struct IngestRun {
     /// Compose project label of the containers, and a term in each of their lines.
     pub tag: String,
     pub lines_per_container: u64,
+    pub figures: IngestFigures,
     _data_dir: TempDir,
+}
+
+/// What the summary needs of an ingest run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestFigures {
+    pub lines: u64,
+    /// Bytes of log text per line (with its newline).
+    pub text_bytes_per_line: f64,
+    pub baseline_secs: f64,
+    pub wakeline_secs: f64,
+    pub cpu_collector: f64,
+    pub cpu_dockerd: f64,
+    /// A collector with no new lines to read, 5 s after its start.
+    pub idle_kib: Option<u64>,
+    pub peak_kib: Option<u64>,
+    /// 5 s after every line was searchable.
+    pub after_kib: Option<u64>,
+    pub index_bytes_per_line: f64,
 }
 
 impl IngestRun {
@@ -82,6 +101,7 @@ pub fn run(binary: &Path, scale: u64) -> IngestRun {
         .sum::<u64>()
         * CONTAINERS;
 
+    let idle_kib = idle_rss(binary);
     println!(
         "ingest: starting {CONTAINERS} writers of {} lines each",
         thousands(lines)
@@ -147,6 +167,8 @@ pub fn run(binary: &Path, scale: u64) -> IngestRun {
     });
     let index_bytes = dir_bytes(data_dir.path());
     let index_records = count(&collector, "").unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(2));
+    let after_kib = collector.pid().and_then(memory_kib).map(|(_, now)| now);
 
     let rate = |secs: f64| expected as f64 / secs;
     print_table(
@@ -203,6 +225,13 @@ pub fn run(binary: &Path, scale: u64) -> IngestRun {
         index_bytes as f64 / index_records.max(1) as f64,
         text_bytes as f64 / expected as f64,
     );
+    match after_kib {
+        Some(kib) => println!(
+            "  collector RSS 5 s after all was searchable: {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
+        None => println!("  collector memory after: /proc/<pid>/status not readable"),
+    }
     match changed {
         None => println!(
             "  count still exactly {} 3 s later: nothing lost, nothing repeated",
@@ -210,13 +239,47 @@ pub fn run(binary: &Path, scale: u64) -> IngestRun {
         ),
         Some(n) => println!("  COUNT CHANGED after reaching {expected}: now {n} (duplicates?)"),
     }
+    let figures = IngestFigures {
+        lines: expected,
+        text_bytes_per_line: text_bytes as f64 / expected as f64,
+        baseline_secs,
+        wakeline_secs,
+        cpu_collector: cpu.collector,
+        cpu_dockerd: cpu.dockerd,
+        idle_kib,
+        peak_kib: memory.map(|(peak, _)| peak),
+        after_kib,
+        index_bytes_per_line: index_bytes as f64 / index_records.max(1) as f64,
+    };
     IngestRun {
         collector,
         containers,
         tag,
         lines_per_container: lines,
+        figures,
         _data_dir: data_dir,
     }
+}
+
+/// RSS of a collector on a fresh data dir 5 s after it listens, before this
+/// run's writers exist (it does read whatever else this host's containers
+/// logged, and says how much).
+fn idle_rss(binary: &Path) -> Option<u64> {
+    let data_dir = fresh_data_dir();
+    let collector = start_collector(binary, data_dir.path());
+    std::thread::sleep(Duration::from_secs(5));
+    let kib = collector.pid().and_then(memory_kib).map(|(_, now)| now);
+    let records = count(&collector, "").unwrap_or(0);
+    match kib {
+        Some(kib) => println!(
+            "idle: a fresh collector 5 s after its start holds {} records of this host's other \
+             containers; RSS {:.1} MiB",
+            thousands(records),
+            kib as f64 / 1024.0
+        ),
+        None => println!("idle: /proc/<pid>/status not readable"),
+    }
+    kib
 }
 
 /// `docker logs -t` of every container at once, output to /dev/null; wall seconds.

@@ -229,7 +229,25 @@ fn one_run(binary: &Path, scale: u64, load: Load) -> Outcome {
     outcome
 }
 
-pub fn run(binary: &Path, scale: u64, load: Load) {
+/// What the summary needs of a live run.
+#[derive(Debug, Clone, Default)]
+pub struct LiveFigures {
+    pub lines: u64,
+    /// Write → frame over every reading client.
+    pub p50_ns: Option<i64>,
+    pub p99_ns: Option<i64>,
+    /// The collector's share (Docker ts → published), p99 bucket bound, with
+    /// clients and without.
+    pub read_delay_p99: (Option<String>, Option<String>),
+    /// CPU seconds of the run without clients: collector, dockerd.
+    pub cpu_no_clients: (f64, f64),
+    /// Peak RSS without and with clients.
+    pub peak_kib: (Option<u64>, Option<u64>),
+    /// The host's CPU steal over the loaded run, in percent.
+    pub steal_pct: Option<f64>,
+}
+
+pub fn run(binary: &Path, scale: u64, load: Load) -> LiveFigures {
     let Load {
         readers,
         stalled,
@@ -248,15 +266,34 @@ pub fn run(binary: &Path, scale: u64, load: Load) {
         ..load
     };
     let baseline = one_run(binary, scale, none);
+    let steal_start = crate::common::HostCpu::take();
     let loaded = one_run(binary, scale, load);
-    print_report(&baseline, &loaded, load);
+    let steal_pct =
+        crate::common::StealSince::steal_pct_since(crate::common::HostCpu::take(), steal_start);
+    let (p50_ns, p99_ns) = print_report(&baseline, &loaded, load);
+    if let Some(steal) = steal_pct {
+        println!("  host CPU steal during the run with clients: {steal:.1}%");
+    }
+    LiveFigures {
+        lines: baseline.expected,
+        p50_ns,
+        p99_ns,
+        read_delay_p99: (
+            loaded.read_delay.as_ref().map(|d| d.1.clone()),
+            baseline.read_delay.as_ref().map(|d| d.1.clone()),
+        ),
+        cpu_no_clients: (baseline.cpu.collector, baseline.cpu.dockerd),
+        peak_kib: (baseline.peak_rss_kib, loaded.peak_rss_kib),
+        steal_pct,
+    }
 }
 
 fn ms(ns: Option<i64>) -> String {
     ns.map_or("-".into(), |ns| format!("{:.1}", ns as f64 / 1e6))
 }
 
-fn print_report(baseline: &Outcome, loaded: &Outcome, load: Load) {
+/// Prints the run's tables; returns p50 and p99 of write → frame.
+fn print_report(baseline: &Outcome, loaded: &Outcome, load: Load) -> (Option<i64>, Option<i64>) {
     let Load {
         readers, stalled, ..
     } = load;
@@ -427,4 +464,5 @@ fn print_report(baseline: &Outcome, loaded: &Outcome, load: Load) {
             .live_dropped
             .map_or("-".into(), |d| thousands(d as u64))
     );
+    (percentile(&all, 50.0), percentile(&all, 99.0))
 }

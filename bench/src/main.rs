@@ -1,10 +1,18 @@
 //! `wakeline-bench`: how the real collector compares with what people use today.
 //!
-//! `cargo run --release -p wakeline-bench -- <ingest|search|live|all> [--quick]
+//! `cargo run --release -p wakeline-bench -- <ingest|search|live|pipeline|all> [--quick]
 //! [--readers N] [--stalled N] [--rate N] [--collector PATH]` (live clients, 15
 //! and 5 by default, and the writers' lines per second in all, 10,000 by
 //! default; `--collector` runs a given `wakeline` binary, e.g. an older build to
 //! compare with, instead of building this checkout's)
+//!
+//! `… -- pipeline [--lines N]`: the collector's stages from the parser to the
+//! committed index in this process, no Docker (1,000,000 lines unless told; also
+//! the first part of `all`); `… -- smoke`: that on 20,000 lines, a few seconds,
+//! which `.ci/run` runs so the benchmarks keep building and running.
+//!
+//! Every run ends with issue 19's table as Markdown: each measure's figure beside
+//! its baseline from the same run and its goal.
 //!
 //! `… -- ui [--rate N] [--seconds N]`: the browser UI's live page in headless
 //! Chromium (5,000 lines/s for 60 s unless told; not part of `all`, since it needs
@@ -28,10 +36,14 @@ mod live;
 mod pipeline;
 mod search;
 mod stalls;
+mod summary;
 mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use common::thousands;
+use summary::{Summary, goal, mib};
 
 /// The collector's allocator: the pipeline benchmark runs its stages in this
 /// process, and its memory figures should be the collector's.
@@ -58,12 +70,15 @@ struct Plan {
     collector: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: wakeline-bench <ingest|search|live|pipeline|ui|all> [--quick] \
+const USAGE: &str = "usage: wakeline-bench <ingest|search|live|pipeline|smoke|ui|all> [--quick] \
      [--readers N] [--stalled N] [--rate LINES_PER_SEC] [--seconds N] [--lines N] \
      [--collector PATH]";
 
 /// Lines the pipeline benchmark feeds unless told (`--lines`).
 const PIPELINE_LINES: u64 = 1_000_000;
+/// Lines of `smoke`: the pipeline benchmark and the summary in a few seconds,
+/// with no Docker (`.ci/run` runs it so the benchmarks keep building and running).
+const SMOKE_LINES: u64 = 20_000;
 
 fn plan(args: &[String]) -> Result<Plan, String> {
     let mut which = None;
@@ -109,7 +124,9 @@ fn plan(args: &[String]) -> Result<Plan, String> {
                 }
                 collector = Some(path);
             }
-            "ingest" | "search" | "live" | "pipeline" | "ui" | "all" if which.is_none() => {
+            "ingest" | "search" | "live" | "pipeline" | "smoke" | "ui" | "all"
+                if which.is_none() =>
+            {
                 which = Some(arg.clone())
             }
             other => {
@@ -126,10 +143,10 @@ fn plan(args: &[String]) -> Result<Plan, String> {
         search: matches!(which.as_str(), "search" | "all"),
         live: matches!(which.as_str(), "live" | "all"),
         ui: which == "ui",
-        pipeline_lines: if matches!(which.as_str(), "pipeline" | "all") {
-            pipeline_lines
-        } else {
-            0
+        pipeline_lines: match which.as_str() {
+            "pipeline" | "all" => pipeline_lines,
+            "smoke" => SMOKE_LINES,
+            _ => 0,
         },
         ui_load,
         quick,
@@ -152,9 +169,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut summary = Summary::default();
     if plan.pipeline_lines > 0 && !(plan.ingest || plan.live || plan.ui) {
         common::print_header(None, plan.quick);
-        pipeline::run(plan.pipeline_lines / scale(&plan), true);
+        let run = pipeline::run(plan.pipeline_lines / scale(&plan), true);
+        add_pipeline(&mut summary, &run);
+        print_summary(&summary);
         return ExitCode::SUCCESS;
     }
     let binary = match &plan.collector {
@@ -164,23 +184,25 @@ fn main() -> ExitCode {
     common::print_header(Some(&binary), plan.quick);
     // In process and first, so that its peak memory is its own.
     if plan.pipeline_lines > 0 {
-        pipeline::run(plan.pipeline_lines / scale(&plan), true);
+        let run = pipeline::run(plan.pipeline_lines / scale(&plan), true);
+        add_pipeline(&mut summary, &run);
     }
     // Built (and imported) before anything is timed.
     let image = wakeline_e2e::emit_image();
     println!("emit image: {image}\n");
 
     if plan.ingest {
-        let scale = if plan.quick { 10 } else { 1 };
-        let run = ingest::run(&binary, scale);
+        let run = ingest::run(&binary, scale(&plan));
+        add_ingest(&mut summary, &run.figures);
         if plan.search {
-            search::run(&run);
+            let figures = search::run(&run);
+            add_search(&mut summary, &run.figures, &figures);
         }
         run.report_stderr();
     }
     if plan.live {
-        let scale = if plan.quick { 10 } else { 1 };
-        live::run(&binary, scale, plan.load);
+        let figures = live::run(&binary, scale(&plan), plan.load);
+        add_live(&mut summary, &figures, plan.load.rate);
     }
     if plan.ui {
         let mut load = plan.ui_load;
@@ -189,7 +211,154 @@ fn main() -> ExitCode {
         }
         ui::run(&binary, load);
     }
+    print_summary(&summary);
     ExitCode::SUCCESS
+}
+
+fn print_summary(summary: &Summary) {
+    if summary.is_empty() {
+        return;
+    }
+    let load = common::load_average().map_or("-".into(), |l| format!("{l:.1}"));
+    println!(
+        "\nsummary: issue 19's measures, this run beside its baselines (load average now {load})\n"
+    );
+    print!("{}", summary.to_markdown());
+}
+
+fn add_pipeline(summary: &mut Summary, run: &pipeline::PipelineRun) {
+    let lines = thousands(run.lines);
+    summary.add(
+        format!("index size (pipeline, {lines} lines)"),
+        format!("{:.3} bytes per log byte", run.index_ratio()),
+        format!(
+            "log text: {:.1} bytes/line",
+            run.text_bytes as f64 / run.lines.max(1) as f64
+        ),
+        goal::INDEX,
+    );
+    summary.add(
+        format!("collector stages' CPU (pipeline, {lines} lines, in process)"),
+        format!("{:.2} CPU-µs per line", run.cpu_us_per_line()),
+        format!("{:.1} s wall", run.wall_secs),
+        goal::INGEST_CPU,
+    );
+    summary.add(
+        format!("peak RSS (pipeline, {lines} lines)"),
+        mib(run.peak_kib),
+        format!("{} before the first line", mib(run.rss_before_kib)),
+        goal::PEAK,
+    );
+}
+
+fn add_ingest(summary: &mut Summary, f: &ingest::IngestFigures) {
+    let lines = thousands(f.lines);
+    let rate = |secs: f64| thousands((f.lines as f64 / secs) as u64);
+    summary.add(
+        format!("bulk ingest, {lines} lines, 4 containers: start → all searchable"),
+        format!(
+            "{} lines/s = {:.2}×",
+            rate(f.wakeline_secs),
+            f.baseline_secs / f.wakeline_secs
+        ),
+        format!(
+            "`docker logs -t` to /dev/null: {} lines/s",
+            rate(f.baseline_secs)
+        ),
+        goal::INGEST,
+    );
+    summary.add(
+        format!("ingest CPU ({lines} lines)"),
+        format!(
+            "{:.1} CPU-µs per line",
+            f.cpu_collector * 1e6 / f.lines as f64
+        ),
+        format!("dockerd meanwhile: {:.1} CPU-s", f.cpu_dockerd),
+        goal::INGEST_CPU,
+    );
+    let or_dash = |kib: Option<u64>| kib.map_or("-".into(), mib);
+    summary.add(
+        "idle RSS (fresh collector, 5 s after start)",
+        or_dash(f.idle_kib),
+        "-",
+        goal::IDLE,
+    );
+    summary.add(
+        format!("peak RSS during the {lines}-line ingest"),
+        or_dash(f.peak_kib),
+        format!("idle: {}", or_dash(f.idle_kib)),
+        goal::PEAK,
+    );
+    summary.add(
+        "RSS 5 s after the ingest",
+        or_dash(f.after_kib),
+        format!("idle: {}", or_dash(f.idle_kib)),
+        goal::AFTER,
+    );
+    summary.add(
+        "index size (ingest, real pipeline)",
+        format!(
+            "{:.3} bytes per log byte",
+            f.index_bytes_per_line / f.text_bytes_per_line
+        ),
+        format!("log text: {:.1} bytes/line", f.text_bytes_per_line),
+        goal::INDEX,
+    );
+}
+
+fn add_search(summary: &mut Summary, ingest: &ingest::IngestFigures, f: &search::SearchFigures) {
+    let lines = thousands(ingest.lines);
+    let ms = |secs: f64| format!("{:.1} ms", secs * 1e3);
+    summary.add(
+        format!("`/api/requests/{{id}}` on {lines} lines, median of 7"),
+        ms(f.request.1),
+        format!("`docker logs | grep`: {}", ms(f.request.0)),
+        goal::SEARCH_REQUEST,
+    );
+    summary.add(
+        format!("count a term in {lines} lines, median of 7"),
+        ms(f.count.1),
+        format!("`docker logs | grep -c`: {}", ms(f.count.0)),
+        goal::SEARCH_TERM,
+    );
+}
+
+fn add_live(summary: &mut Summary, f: &live::LiveFigures, rate: u64) {
+    let ms = |ns: Option<i64>| ns.map_or("-".into(), |ns| format!("{:.1} ms", ns as f64 / 1e6));
+    let steal = f.steal_pct.map_or("-".into(), |s| format!("{s:.1}%"));
+    summary.add(
+        format!(
+            "live, {} lines/s, 15 + 5 stalled clients: write → frame",
+            thousands(rate)
+        ),
+        format!("p99 {} (p50 {}), steal {steal}", ms(f.p99_ns), ms(f.p50_ns)),
+        format!(
+            "collector's read delay p99 ≤ {} s with clients, ≤ {} s without",
+            f.read_delay_p99.0.as_deref().unwrap_or("-"),
+            f.read_delay_p99.1.as_deref().unwrap_or("-")
+        ),
+        goal::LIVE,
+    );
+    let (collector, dockerd) = f.cpu_no_clients;
+    summary.add(
+        format!(
+            "steady {} lines/s, no clients: collector CPU",
+            thousands(rate)
+        ),
+        format!(
+            "{:.1} CPU-µs per line ({collector:.1} CPU-s)",
+            collector * 1e6 / f.lines.max(1) as f64
+        ),
+        format!("dockerd writing them: {dockerd:.1} CPU-s"),
+        goal::STEADY_CPU,
+    );
+    let or_dash = |kib: Option<u64>| kib.map_or("-".into(), mib);
+    summary.add(
+        "peak RSS during the live run with clients",
+        or_dash(f.peak_kib.1),
+        format!("without clients: {}", or_dash(f.peak_kib.0)),
+        goal::PEAK,
+    );
 }
 
 #[cfg(test)]
@@ -228,6 +397,13 @@ mod tests {
         let p = plan(&args(&["ui", "--rate", "2000", "--seconds", "30"])).expect("valid");
         assert!(p.ui && !p.ingest && !p.live);
         assert_eq!((p.ui_load.rate, p.ui_load.seconds), (2000, 30));
+        let p = plan(&args(&["smoke"])).expect("valid");
+        assert!(!p.ingest && !p.live && !p.ui && p.pipeline_lines > 0);
+        let p = plan(&args(&["pipeline", "--lines", "5000"])).expect("valid");
+        assert_eq!(p.pipeline_lines, 5000);
+        assert!(plan(&args(&["pipeline", "--lines", "0"])).is_err());
+        let p = plan(&args(&["live"])).expect("valid");
+        assert_eq!(p.pipeline_lines, 0);
         let p = plan(&args(&["ui"])).expect("valid");
         assert_eq!((p.ui_load.rate, p.ui_load.seconds), (5000, 60));
         assert!(plan(&args(&["ui", "--seconds", "0"])).is_err());

@@ -59,7 +59,14 @@ fn docker_logs_grep(ingest: &IngestRun, grep_args: &str, pattern: &str) -> Optio
     Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-pub fn run(ingest: &IngestRun) {
+/// Medians of the two questions, in seconds: (docker logs | grep, wakeline).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SearchFigures {
+    pub count: (f64, f64),
+    pub request: (f64, f64),
+}
+
+pub fn run(ingest: &IngestRun) -> SearchFigures {
     let collector = &ingest.collector;
     let lines = ingest.lines_per_container;
     let term = ingest.tag.as_str();
@@ -121,4 +128,8 @@ pub fn run(ingest: &IngestRun) {
             ),
         ],
     );
+    SearchFigures {
+        count: (grep_count.secs, wakeline_count.secs),
+        request: (grep_request.secs, wakeline_request.secs),
+    }
 }
