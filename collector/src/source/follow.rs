@@ -392,9 +392,18 @@ impl Follower {
             return true;
         }
         let mut taken = std::mem::take(&mut r.taken);
-        for Taken { mut record, newest } in taken.drain(..) {
+        // Per record, the first timestamp of the records queued after it,
+        // per stream: no checkpoint may pass a line not yet sent.
+        let mut unsent = vec![[i64::MAX; 2]; taken.len()];
+        let mut next = [i64::MAX; 2];
+        for (i, t) in taken.iter().enumerate().rev() {
+            unsent[i] = next;
+            let s = usize::from(t.record.stream == Stream::Stderr);
+            next[s] = next[s].min(t.record.ts_ns);
+        }
+        for (Taken { mut record, newest }, unsent) in taken.drain(..).zip(unsent) {
             self.position.get_mut(record.stream).absorb(newest);
-            self.raise_quiet_streams(r);
+            self.raise_quiet_streams(r, unsent);
             record.position = self.position;
             if self.records.send(record).await.is_err() {
                 return false;
@@ -404,16 +413,18 @@ impl Follower {
         true
     }
 
-    /// Raises each stream's checkpoint to just before the first line it
-    /// holds, and at most [`QUIET_MARGIN_NS`] behind the newest line read
-    /// (see `checkpoint`): a stream that stays quiet does not keep the
-    /// resume point back.
-    fn raise_quiet_streams(&mut self, r: &Reading) {
+    /// Raises each stream's checkpoint to [`QUIET_MARGIN_NS`] behind the
+    /// newest line read (see `checkpoint`), so that a stream that stays
+    /// quiet does not keep the resume point back — but never past a line of
+    /// that stream not yet sent: one the assembler or the joiner holds, or
+    /// one queued after this record (`unsent`, per stream).
+    fn raise_quiet_streams(&mut self, r: &Reading, unsent: [i64; 2]) {
         if r.newest_read <= QUIET_MARGIN_NS {
             return;
         }
         for stream in [Stream::Stdout, Stream::Stderr] {
             let mut floor = r.newest_read - QUIET_MARGIN_NS;
+            floor = floor.min(unsent[usize::from(stream == Stream::Stderr)]);
             for held in [r.assembler.pending_ts(stream), r.joiner.held_ts(stream)] {
                 floor = floor.min(held.unwrap_or(i64::MAX));
             }

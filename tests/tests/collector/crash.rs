@@ -265,10 +265,7 @@ fn kill_9_at_random_moments(
     assert_eq!(collector.total(&all), expected);
 }
 
-/// Fails now and then (1 run in 3 here): the loss that
-/// [`kill_9_right_after_the_first_commit_of_a_backlog_loses_nothing`] shows.
 #[test]
-#[ignore = "fails intermittently: lines lost after kill -9 during a file catch-up (follow.rs raise_quiet_streams)"]
 fn kill_9_at_5_random_moments_reading_files_loses_and_repeats_nothing() {
     kill_9_at_random_moments("files", &[], 5, 2, 10_000, 1_000);
 }
@@ -281,8 +278,6 @@ fn kill_9_at_5_random_moments_through_the_api_loses_and_repeats_nothing() {
 /// The figure: 50 kills during a 200,000-line ingest from four
 /// containers (400 lines/s each, about 2 minutes), on each read path. Heavy:
 /// `cargo test -p wakeline-e2e --test collector kill_9_at_50 -- --ignored --nocapture`.
-/// Reading files it fails today: lines lost after kills during catch-up
-/// (see [`kill_9_right_after_the_first_commit_of_a_backlog_loses_nothing`]).
 #[test]
 #[ignore = "heavy (minutes per read path); run by the command in its doc comment"]
 fn kill_9_at_50_random_moments_reading_files_loses_and_repeats_nothing() {
@@ -299,11 +294,11 @@ fn kill_9_at_50_random_moments_through_the_api_loses_and_repeats_nothing() {
 /// A backlog (a log of 3 MB written while no collector ran, its
 /// timestamps spanning more than the 2 s quiet margin of the per-stream
 /// checkpoints), and `kill -9` right after the first commit of it. Each
-/// record sent carries a checkpoint raised to 2 s before the newest line
+/// record sent carried a checkpoint raised to 2 s before the newest line
 /// *read*, also past records of the same batch not yet sent: a commit then
-/// claims lines the index does not have, and the restart skips them.
+/// claimed lines the index did not have, and the restart skipped them (5,485
+/// of 40,000 here). A checkpoint now stops before the first unsent line.
 #[test]
-#[ignore = "fails: lines lost after kill -9 during a file catch-up (follow.rs raise_quiet_streams), see the doc comment"]
 fn kill_9_right_after_the_first_commit_of_a_backlog_loses_nothing() {
     const LINES: u64 = 40_000;
     // About 3 MB of log: several reads of up to 1 MiB, each more lines
