@@ -72,6 +72,17 @@ pub struct Config {
     #[arg(long, env = "WAKELINE_MULTILINE", default_value = "auto", value_enum)]
     pub multiline: Multiline,
 
+    /// Delete records older than this (7d, 12h, 90m); `forever` keeps
+    /// them whatever their age.
+    #[arg(long, env = "WAKELINE_RETENTION", default_value = "7d", value_parser = parse_age)]
+    pub retention: Age,
+
+    /// Keep the data dir under this size, the oldest records deleted first
+    /// (500MiB, 20GiB); `auto`: a tenth of its filesystem, at most 4GiB (as
+    /// journald does); `unlimited`.
+    #[arg(long, env = "WAKELINE_MAX_DISK", default_value = "auto", value_parser = parse_disk)]
+    pub max_disk: DiskLimit,
+
     /// Extra origins allowed to open the live WebSocket (comma-separated, e.g.
     /// https://logs.example.com). The collector's own host is always allowed.
     #[arg(long, env = "WAKELINE_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -138,6 +149,82 @@ pub enum LogFiles {
     Auto,
     /// Always through the Docker API.
     Api,
+}
+
+/// An age limit; `None`: forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Age(pub Option<Duration>);
+
+/// The size the data dir is kept under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskLimit {
+    /// A tenth of the data dir's filesystem, at most 4 GiB.
+    Auto,
+    Bytes(u64),
+    Unlimited,
+}
+
+impl DiskLimit {
+    /// Most bytes `auto` takes.
+    pub const AUTO_CAP: u64 = 4 << 30;
+
+    /// The limit in bytes for a data dir in `dir` (created by then).
+    pub fn resolve(&self, dir: &std::path::Path) -> Option<u64> {
+        match self {
+            DiskLimit::Auto => fs4::total_space(dir)
+                .ok()
+                .map(|total| (total / 10).min(Self::AUTO_CAP)),
+            DiskLimit::Bytes(n) => Some(*n),
+            DiskLimit::Unlimited => None,
+        }
+    }
+}
+
+fn parse_age(text: &str) -> Result<Age, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("forever") {
+        return Ok(Age(None));
+    }
+    let age = humantime::parse_duration(t)
+        .map_err(|e| format!("expected an age such as 7d, 12h or forever ({e})"))?;
+    if age < Duration::from_secs(1) {
+        return Err(format!("expected at least 1s (or forever), found {text:?}"));
+    }
+    Ok(Age(Some(age)))
+}
+
+/// `auto`, `unlimited`, or a size with a unit up to TiB (powers of two).
+fn parse_disk(text: &str) -> Result<DiskLimit, String> {
+    let t = text.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "auto" => return Ok(DiskLimit::Auto),
+        "unlimited" | "none" => return Ok(DiskLimit::Unlimited),
+        _ => {}
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("expected auto, unlimited or a size such as 20GiB, found {text:?}"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "expected a size unit of B, KiB, MiB, GiB or TiB, found {unit:?}"
+            ));
+        }
+    };
+    let bytes = number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if bytes < 1 << 20 {
+        return Err(format!("expected at least 1MiB, found {text:?}"));
+    }
+    Ok(DiskLimit::Bytes(bytes))
 }
 
 /// Whether continuation lines are joined into the record they belong to.
@@ -294,6 +381,26 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:7070");
         assert_eq!(config.max_line_bytes, 1 << 20);
         assert_eq!(config.commit_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn retention_and_disk_limits_parse() {
+        let config = Config::try_parse_from(["wakeline"]).unwrap();
+        assert_eq!(config.retention, Age(Some(Duration::from_secs(7 * 86_400))));
+        assert_eq!(config.max_disk, DiskLimit::Auto);
+        assert_eq!(parse_age("forever"), Ok(Age(None)));
+        assert_eq!(parse_age("90m"), Ok(Age(Some(Duration::from_secs(5400)))));
+        assert!(parse_age("0s").is_err());
+        assert!(parse_age("soon").is_err());
+        assert_eq!(parse_disk("20GiB"), Ok(DiskLimit::Bytes(20 << 30)));
+        assert_eq!(parse_disk("unlimited"), Ok(DiskLimit::Unlimited));
+        assert!(parse_disk("10k").is_err(), "below 1MiB");
+        assert!(parse_disk("99999999999TiB").is_err());
+        assert!(parse_disk("lots").is_err());
+        let dir = std::env::temp_dir();
+        let auto = DiskLimit::Auto.resolve(&dir).unwrap();
+        assert!(auto > 0 && auto <= DiskLimit::AUTO_CAP);
+        assert_eq!(DiskLimit::Unlimited.resolve(&dir), None);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use wakeline::api::wire::JsonErrorListener;
 use wakeline::api::{AppState, app};
 use wakeline::config::Config;
 use wakeline::index::LogIndex;
+use wakeline::index::retention::{Retainer, Retention};
 use wakeline::index::writer::Indexer;
 use wakeline::ledger::Ledger;
 use wakeline::live::{DEFAULT_RING, LiveHub};
@@ -113,6 +114,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
         metrics: Arc::clone(&metrics),
         commit_interval: config.commit_interval,
         next_seq: first_seq,
+        retention: Retainer::new(
+            Retention {
+                max_age: config.retention.0,
+                max_bytes: config.max_disk.resolve(&config.data_dir),
+            },
+            config.data_dir.clone(),
+        ),
     }
     .spawn(batch_receiver, tokio::runtime::Handle::current())?;
     let sequencer = Sequencer {

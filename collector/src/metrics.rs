@@ -28,6 +28,12 @@ pub struct Metrics {
     pub docker_up: AtomicBool,
     /// The last commit succeeded.
     pub index_ok: AtomicBool,
+    /// The data dir's size on disk (the last retention pass).
+    pub index_bytes: AtomicU64,
+    /// The oldest record kept, ns since the epoch (0: none).
+    pub oldest_record_ns: AtomicU64,
+    /// Records deleted by `--retention` and `--max-disk`.
+    pub retention_deleted: AtomicU64,
     /// From a line's Docker timestamp to its publication (the sequencer).
     pub read_delay: Histogram,
 }

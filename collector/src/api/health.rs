@@ -140,6 +140,11 @@ impl Collector for Exposition {
                 "Reconnections to the Docker events stream.",
                 &m.docker_reconnects,
             ),
+            (
+                "wakeline_retention_deleted_records",
+                "Records deleted for --retention or --max-disk, oldest first.",
+                &m.retention_deleted,
+            ),
         ];
         for (name, help, value) in counters {
             ConstCounter::new(Metrics::get(value)).encode(encoder.encode_descriptor(
@@ -149,6 +154,19 @@ impl Collector for Exposition {
                 MetricType::Counter,
             )?)?;
         }
+        ConstGauge::new(Metrics::get(&m.index_bytes)).encode(encoder.encode_descriptor(
+            "wakeline_index_size_bytes",
+            "The data dir's size on disk (index and checkpoints).",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        let oldest = Metrics::get(&m.oldest_record_ns) as f64 / 1e9;
+        ConstGauge::new(oldest).encode(encoder.encode_descriptor(
+            "wakeline_oldest_record_timestamp_seconds",
+            "Docker's timestamp of the oldest record kept (0: none).",
+            None,
+            MetricType::Gauge,
+        )?)?;
         ConstGauge::new(Metrics::get(&live.clients)).encode(encoder.encode_descriptor(
             "wakeline_live_clients",
             "Connected live WebSocket clients.",

@@ -10,6 +10,7 @@
 pub mod containers;
 pub mod histogram;
 pub mod payload;
+pub mod retention;
 pub mod schema;
 pub mod search;
 pub mod writer;

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use super::containers::KeyCache;
 use super::payload::CommitPayload;
+use super::retention::Retainer;
 use super::{IndexError, LogIndex};
 use crate::ledger::Ledger;
 use crate::live::{LiveHub, LiveRecord};
@@ -57,6 +58,8 @@ pub struct Indexer {
     pub commit_interval: Duration,
     /// The seq after the last record added (goes in the payload).
     pub next_seq: u64,
+    /// Keeps the index within `--retention` and `--max-disk`.
+    pub retention: Retainer,
 }
 
 impl Indexer {
@@ -73,6 +76,11 @@ impl Indexer {
             .index
             .tantivy()
             .writer_with_num_threads(2, WRITER_HEAP_BYTES)?;
+        // Segments left a third deleted by retention are merged away (the
+        // default waits for all of a segment's records to be deleted).
+        let mut policy = tantivy::indexer::LogMergePolicy::default();
+        policy.set_del_docs_ratio_before_merge(0.3);
+        writer.set_merge_policy(Box::new(policy));
         let handle = std::thread::Builder::new()
             .name("wakeline-indexer".into())
             .spawn(move || self.run(writer, batches, runtime))
@@ -130,6 +138,9 @@ impl Indexer {
                 }
                 last_commit = Instant::now();
             }
+            dirty |= self
+                .retention
+                .maybe_pass(&self.index, &writer, &self.metrics);
         }
     }
 

@@ -22,6 +22,7 @@ mod live;
 mod multiline;
 mod parse;
 mod requests;
+mod retention;
 mod search;
 
 use std::collections::{BTreeMap, BTreeSet};

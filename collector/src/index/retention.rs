@@ -1,0 +1,401 @@
+//! Retention: the index kept within an age (`--retention`, 7 days by
+//! default) and a size on disk (`--max-disk`, a tenth of the data dir's
+//! filesystem by default), the oldest records deleted first.
+//!
+//! The indexer thread runs a pass every [`Retention::period`]: it measures
+//! the data dir, reads each segment's size and time range, and picks one
+//! cutoff — records stamped before it go. Over the size, whole segments go
+//! oldest first (by their newest record) until the index would be back under
+//! nine tenths of the limit; past a segment that needs only part deleted,
+//! the cutoff is placed inside its time range in proportion. The deletion
+//! is one `delete_query` queued with the records being added, so ingest and
+//! live clients never wait for it; the next commit makes it durable, empty
+//! segments drop at once, and segments left mostly deleted are merged away
+//! by the merge policy (see `writer`).
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{Query, RangeQuery};
+use tantivy::{IndexWriter, Order, Searcher, Term};
+
+use super::LogIndex;
+use super::schema::name;
+use crate::metrics::Metrics;
+use crate::timefmt::now_ns;
+
+/// The limits, as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Records older than this go (`None`: kept whatever their age).
+    pub max_age: Option<Duration>,
+    /// The data dir is kept under this (`None`: no limit).
+    pub max_bytes: Option<u64>,
+}
+
+/// What a pass needs to know of one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentStat {
+    pub bytes: u64,
+    pub min_ts: i64,
+    pub max_ts: i64,
+}
+
+/// What a pass decided and saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Records stamped before this are to be deleted.
+    pub cutoff: Option<i64>,
+    /// Records the cutoff deletes.
+    pub deleted: u64,
+    /// The data dir's size on disk, in bytes.
+    pub bytes: u64,
+    /// The oldest record kept (0: none).
+    pub oldest_ts: i64,
+}
+
+impl Retention {
+    /// How often a pass runs: a quarter of the age limit, between 1 s and
+    /// 10 s (a pass lists the data dir and reads each segment's time range:
+    /// cheap).
+    pub fn period(&self) -> Duration {
+        self.max_age
+            .map_or(Duration::from_secs(10), |age| age / 4)
+            .clamp(Duration::from_secs(1), Duration::from_secs(10))
+    }
+
+    /// Whether there is anything to enforce.
+    pub fn enabled(&self) -> bool {
+        self.max_age.is_some() || self.max_bytes.is_some()
+    }
+
+    /// The cutoff for a data dir of `bytes` on disk whose searchable
+    /// `segments` (any order) are those given, at `now_ns`; `None` when
+    /// nothing must go.
+    ///
+    /// Over the size limit, the searchable segments are brought back under
+    /// nine tenths of it. The rest of the data dir — segments being written
+    /// or merged, files a merge left for deletion — is passing: it never
+    /// makes committed records go (else a burst of writes could empty the
+    /// index).
+    pub fn cutoff(&self, now_ns: i64, bytes: u64, segments: &[SegmentStat]) -> Option<i64> {
+        let by_age = self
+            .max_age
+            .map(|age| now_ns.saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)));
+        let by_size = self.max_bytes.filter(|max| bytes > *max).and_then(|max| {
+            let held: u64 = segments.iter().map(|s| s.bytes).sum();
+            let excess = held.saturating_sub(max / 10 * 9);
+            (excess > 0)
+                .then(|| size_cutoff(excess, segments))
+                .flatten()
+        });
+        by_age.into_iter().chain(by_size).max()
+    }
+}
+
+/// The cutoff that frees at least `excess` bytes, oldest segments first.
+fn size_cutoff(excess: u64, segments: &[SegmentStat]) -> Option<i64> {
+    let mut by_age: Vec<&SegmentStat> = segments.iter().collect();
+    by_age.sort_by_key(|s| (s.max_ts, s.min_ts));
+    let mut freed = 0u64;
+    for segment in by_age {
+        if freed + segment.bytes <= excess {
+            freed += segment.bytes;
+            if freed == excess {
+                return Some(segment.max_ts.saturating_add(1));
+            }
+            continue;
+        }
+        // Only part of this one: as far into its time range as the bytes
+        // still needed are into its size.
+        let share = (excess - freed) as f64 / segment.bytes.max(1) as f64;
+        let span = segment.max_ts.saturating_sub(segment.min_ts) as f64;
+        return Some(
+            segment
+                .min_ts
+                .saturating_add((span * share).ceil() as i64 + 1),
+        );
+    }
+    // Everything: the newest record goes too.
+    segments.iter().map(|s| s.max_ts.saturating_add(1)).max()
+}
+
+/// The bytes of every file under `dir` (the index and its payload).
+pub fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Each searchable segment's size and time range.
+pub fn segment_stats(dir: &Path, searcher: &Searcher) -> Vec<SegmentStat> {
+    searcher
+        .segment_readers()
+        .iter()
+        .filter_map(|reader| {
+            let ts = reader.fast_fields().i64(name::TS).ok()?;
+            let bytes = files_of_segment(dir, &reader.segment_id().uuid_string());
+            Some(SegmentStat {
+                bytes,
+                min_ts: ts.min_value(),
+                max_ts: ts.max_value(),
+            })
+        })
+        .collect()
+}
+
+/// The bytes of one segment's files (`<uuid>.<ext>` in the index dir).
+fn files_of_segment(dir: &Path, id: &str) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(id))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// The indexer thread's retention: the limits, the data dir, and when the
+/// last pass ran.
+#[derive(Debug)]
+pub struct Retainer {
+    pub retention: Retention,
+    pub data_dir: PathBuf,
+    last_pass: Option<Instant>,
+    /// The last pass found the data dir near its size limit: passes then
+    /// run every second, so a burst of lines cannot overshoot it for long.
+    pressing: bool,
+}
+
+impl Retainer {
+    pub fn new(retention: Retention, data_dir: PathBuf) -> Retainer {
+        Retainer {
+            retention,
+            data_dir,
+            last_pass: None,
+            pressing: false,
+        }
+    }
+
+    /// Runs a pass when one is due; true when it queued a deletion.
+    pub fn maybe_pass(
+        &mut self,
+        index: &LogIndex,
+        writer: &IndexWriter,
+        metrics: &Metrics,
+    ) -> bool {
+        if !self.retention.enabled() {
+            return false;
+        }
+        let period = if self.pressing {
+            Duration::from_secs(1)
+        } else {
+            self.retention.period()
+        };
+        if self.last_pass.is_some_and(|last| last.elapsed() < period) {
+            return false;
+        }
+        self.last_pass = Some(Instant::now());
+        let (queued, bytes) = pass(index, &self.data_dir, &self.retention, writer, metrics);
+        self.pressing = self
+            .retention
+            .max_bytes
+            .is_some_and(|max| bytes > max / 10 * 9);
+        queued
+    }
+}
+
+/// One pass: measures, decides and queues the deletion with the records
+/// being added (durable at the next commit). Updates the size, oldest-record
+/// and deleted-records metrics. Returns whether a deletion was queued, and
+/// the data dir's size.
+pub fn pass(
+    index: &LogIndex,
+    dir: &Path,
+    retention: &Retention,
+    writer: &IndexWriter,
+    metrics: &Metrics,
+) -> (bool, u64) {
+    let searcher = index.searcher();
+    let bytes = dir_bytes(dir);
+    metrics.index_bytes.store(bytes, Ordering::Relaxed);
+    let segments = segment_stats(dir, &searcher);
+    let cutoff = retention.cutoff(now_ns(), bytes, &segments);
+    let ts = index.fields().ts;
+    let mut queued = false;
+    if let Some(cutoff) = cutoff {
+        let query = before(ts, cutoff);
+        let n = count(&searcher, query.as_ref());
+        if n > 0 {
+            match writer.delete_query(query) {
+                Ok(_) => {
+                    queued = true;
+                    Metrics::add(&metrics.retention_deleted, n);
+                    tracing::info!(
+                        records = n,
+                        before = %crate::timefmt::format_rfc3339_ns(cutoff),
+                        data_dir_bytes = bytes,
+                        "deleting the oldest records (--retention, --max-disk)"
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot delete old records; will retry"),
+            }
+        }
+    }
+    let oldest = oldest_ts(&searcher, ts, cutoff.unwrap_or(i64::MIN));
+    metrics
+        .oldest_record_ns
+        .store(u64::try_from(oldest).unwrap_or(0), Ordering::Relaxed);
+    (queued, bytes)
+}
+
+/// Records stamped before `cutoff`.
+pub fn before(ts_field: tantivy::schema::Field, cutoff: i64) -> Box<dyn Query> {
+    Box::new(RangeQuery::new(
+        Bound::Unbounded,
+        Bound::Excluded(Term::from_field_i64(ts_field, cutoff)),
+    ))
+}
+
+/// How many records `query` matches.
+pub fn count(searcher: &Searcher, query: &dyn Query) -> u64 {
+    searcher.search(query, &Count).map_or(0, |n| n as u64)
+}
+
+/// The timestamp of the oldest record stamped at or after `from` (0 when
+/// there is none).
+pub fn oldest_ts(searcher: &Searcher, ts_field: tantivy::schema::Field, from: i64) -> i64 {
+    let top = TopDocs::with_limit(1).order_by_fast_field::<i64>(name::TS, Order::Asc);
+    let query = RangeQuery::new(
+        Bound::Included(Term::from_field_i64(ts_field, from)),
+        Bound::Unbounded,
+    );
+    searcher
+        .search(&query, &top)
+        .ok()
+        .and_then(|hits| hits.first().and_then(|(ts, _)| *ts))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1_000_000_000;
+
+    fn seg(bytes: u64, min_ts: i64, max_ts: i64) -> SegmentStat {
+        SegmentStat {
+            bytes,
+            min_ts,
+            max_ts,
+        }
+    }
+
+    #[test]
+    fn age_alone_cuts_at_now_minus_the_age() {
+        let r = Retention {
+            max_age: Some(Duration::from_secs(10)),
+            max_bytes: None,
+        };
+        assert_eq!(r.cutoff(100 * S, 1 << 30, &[]), Some(90 * S));
+        assert_eq!(r.period(), Duration::from_millis(2500));
+        let none = Retention {
+            max_age: None,
+            max_bytes: None,
+        };
+        assert!(!none.enabled());
+        assert_eq!(none.cutoff(100 * S, 1 << 30, &[]), None);
+        assert_eq!(none.period(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn over_the_size_whole_old_segments_go_first() {
+        let r = Retention {
+            max_age: None,
+            max_bytes: Some(1000),
+        };
+        // The data dir is its segments.
+        let cut = |segments: &[SegmentStat]| {
+            let bytes = segments.iter().map(|s| s.bytes).sum();
+            r.cutoff(0, bytes, segments)
+        };
+        // Under the limit: nothing.
+        assert_eq!(cut(&[seg(400, 30, 40), seg(500, 10, 20)]), None);
+        // 1,200 bytes: 300 must go to be back under 900; the oldest segment
+        // (10..20, 500 bytes) goes only in part, 300/500 of its range.
+        let s = [seg(400, 30, 40), seg(500, 10, 20), seg(300, 50, 60)];
+        assert_eq!(cut(&s), Some(10 + 6 + 1));
+        // 1,400: 500 must go, exactly the oldest segment.
+        let s = [seg(600, 30, 40), seg(500, 10, 20), seg(300, 50, 60)];
+        assert_eq!(cut(&s), Some(21));
+        // 1,600: the oldest and part of the next.
+        let s = [seg(800, 30, 40), seg(500, 10, 20), seg(300, 50, 60)];
+        assert_eq!(cut(&s), Some(30 + 3 + 1));
+    }
+
+    #[test]
+    fn files_being_written_or_merged_never_make_records_go() {
+        let r = Retention {
+            max_age: None,
+            max_bytes: Some(1000),
+        };
+        // 5,000 bytes in the dir, of which the searchable segments hold 800.
+        assert_eq!(r.cutoff(0, 5000, &[seg(800, 0, 10)]), None);
+        // They hold 1,000: back to 900.
+        assert_eq!(r.cutoff(0, 5000, &[seg(1000, 0, 10)]), Some(2));
+    }
+
+    #[test]
+    fn the_later_of_the_two_cutoffs_wins() {
+        let r = Retention {
+            max_age: Some(Duration::from_nanos(50)),
+            max_bytes: Some(1000),
+        };
+        let segments = [seg(800, 0, 10), seg(800, 11, 100)];
+        assert_eq!(
+            r.cutoff(100, 1600, &segments),
+            Some(50),
+            "age: 50, size: 10"
+        );
+        let segments = [seg(800, 0, 60), seg(800, 61, 100)];
+        assert_eq!(
+            r.cutoff(100, 1600, &segments),
+            Some(54),
+            "age: 50, size: 54"
+        );
+    }
+
+    #[test]
+    fn a_real_index_reports_its_segments_and_oldest_record() {
+        use crate::index::testing::{index_with, record};
+        let records: Vec<_> = (1..=50)
+            .map(|i| record(i, i as i64 * S, "web", "x"))
+            .collect();
+        let (dir, index) = index_with(&records);
+        let searcher = index.searcher();
+        let stats = segment_stats(dir.path(), &searcher);
+        assert_eq!(stats.len(), 1, "{stats:?}");
+        assert!(stats[0].bytes > 0, "{stats:?}");
+        assert_eq!((stats[0].min_ts, stats[0].max_ts), (S, 50 * S));
+        assert!(dir_bytes(dir.path()) >= stats[0].bytes);
+        assert_eq!(oldest_ts(&searcher, index.fields().ts, i64::MIN), S);
+        assert_eq!(oldest_ts(&searcher, index.fields().ts, 10 * S), 10 * S);
+        assert_eq!(
+            count(&searcher, before(index.fields().ts, 10 * S).as_ref()),
+            9
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! Keeping the disk in bounds: `--retention` deletes records past an age,
+//! `--max-disk` keeps the data dir under a size, the oldest records first;
+//! both shown in `/metrics`, and neither stops ingest.
+
+use super::*;
+
+#[test]
+fn records_past_the_retention_are_deleted_and_newer_ones_kept() {
+    let dir = data_dir();
+    let collector = Collector::start_with(dir.path(), &["--retention", "15s"]);
+    let old = ContainerSpec::new("retention-old", &["count:out:old=:1:200:0"]).run();
+    wait_records(&collector, &old, 200);
+    // A container that keeps writing while the old lines age out.
+    let new = ContainerSpec::new("retention-new", &["rate:out:new=:1:100000:20"]).run();
+    let gone = poll(Duration::from_secs(60), || {
+        (collector.total(&by_container(&old)) == 0).then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "old records still there: {}",
+        collector.total(&by_container(&old))
+    );
+    let kept = poll(DEADLINE, || {
+        let n = collector.total(&by_container(&new));
+        (n > 0).then_some(n)
+    });
+    assert!(kept.is_some(), "the newest records are kept");
+    let deleted = collector.metric("wakeline_retention_deleted_records_total");
+    assert!(deleted >= 200.0, "deleted {deleted}");
+    let oldest = poll(DEADLINE, || {
+        let oldest = collector.metric("wakeline_oldest_record_timestamp_seconds");
+        (oldest > 0.0).then_some(oldest)
+    })
+    .unwrap_or(0.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        oldest > now - 120.0 && oldest <= now + 1.0,
+        "oldest {oldest}, now {now}"
+    );
+    assert!(collector.metric("wakeline_index_size_bytes") > 0.0);
+}
+
+#[test]
+fn max_disk_keeps_the_data_dir_under_its_limit_oldest_first() {
+    const LINES: u64 = 250_000;
+    const LIMIT: f64 = 2.0 * MIB as f64;
+    let dir = data_dir();
+    let collector = Collector::start_with(dir.path(), &["--max-disk", "2MiB"]);
+    let container = ContainerSpec::new(
+        "max-disk",
+        &["count:out:a line that takes some room in the index, number=:1:250000:0"],
+    )
+    .run();
+    container.wait_exited(Duration::from_secs(120));
+    let filter = by_container(&container);
+    let last = "\"number=250000\"";
+    let mut size = 0.0;
+    let settled = poll(Duration::from_secs(120), || {
+        size = collector.metric("wakeline_index_size_bytes");
+        let newest = collector.total(&[("container", &container.name), ("q", last)]);
+        (size > 0.0 && size <= LIMIT && newest == 1).then_some(())
+    });
+    let total = collector.total(&filter);
+    eprintln!("max-disk: {size} bytes on disk, {total} of {LINES} records kept");
+    assert!(
+        settled.is_some(),
+        "{size} bytes on disk, over {LIMIT}; {total} records"
+    );
+    assert!(total < LINES, "nothing was deleted: {total}");
+    let first = collector.total(&[("container", &container.name), ("q", "\"number=1\"")]);
+    assert_eq!(first, 0, "the oldest record goes first");
+    assert!(collector.metric("wakeline_retention_deleted_records_total") >= (LINES - total) as f64);
+}
