@@ -100,9 +100,21 @@ fn renamed_container_writes_under_its_new_name() {
     // A second run, under the new name.
     container.restart();
 
+    // Both runs, found by ID; then which name each line carries.
+    let by_id = format!("container_id:{}", container.id);
+    collector.wait_total(&[("q", by_id.as_str())], 42);
+    let names: Vec<String> = collector
+        .all_hits(&[("q", by_id.as_str())])
+        .iter()
+        .map(|h| format!("{} {}", h["container"], h["message"]))
+        .collect();
     let new_filter = [("container", new_name.as_str())];
-    collector.wait_total(&new_filter, 21);
     let renamed = collector.all_hits(&new_filter);
+    assert_eq!(
+        renamed.len(),
+        21,
+        "the second run's lines carry the new name: {names:#?}"
+    );
     assert_runs(&renamed, 1, "after the rename");
     let before = collector.all_hits(&[("container", old_name.as_str())]);
     assert_runs(&before, 1, "before the rename");

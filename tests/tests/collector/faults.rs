@@ -117,9 +117,19 @@ fn collector_behind_a_read_only_proxy_collects_and_asks_nothing_else() {
     let mut kinds: Vec<String> = seen
         .iter()
         .map(|s| {
-            let path = s.target.split('?').next().unwrap_or("");
-            let path = path.replace(&early.id, "{id}").replace(&late.id, "{id}");
-            format!("{} {path}", s.method)
+            // Container IDs (of every container on the host) as `{id}`.
+            let path: Vec<&str> = s
+                .target
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .split('/')
+                .map(|seg| {
+                    let id = seg.len() == 64 && seg.bytes().all(|b| b.is_ascii_hexdigit());
+                    if id { "{id}" } else { seg }
+                })
+                .collect();
+            format!("{} {}", s.method, path.join("/"))
         })
         .collect();
     kinds.sort();
