@@ -39,6 +39,10 @@ const WRITER_HEAP_BYTES: usize = 32 * 1024 * 1024;
 /// each wakes tantivy's indexing threads, and at a steady 10k lines/s the
 /// sequencer's small batches woke them hundreds of times a second.
 const ADD_LINGER: Duration = Duration::from_millis(100);
+/// The first wait before a failed commit is tried again; it doubles up to
+/// [`RETRY_MAX`].
+const RETRY_START: Duration = Duration::from_millis(200);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 /// Records handed to tantivy at once at most.
 const ADD_BATCH: usize = 8192;
 
@@ -95,16 +99,44 @@ impl Indexer {
         // The last hand-over was full: more is queued, take it without pausing.
         let mut backlog = false;
         let mut keys = KeyCache::default();
-        // Records added since the last commit.
-        let mut uncommitted = 0;
+        // Records added since the last commit: given to tantivy again after
+        // a failed one (see `recover`).
+        let mut uncommitted: Vec<Arc<LiveRecord>> = Vec::new();
+        // Commits failed in a row. While any has, no batch is taken: ingest
+        // pauses (Docker's log files hold the lines) until a commit works.
+        let mut failures = 0u32;
         loop {
+            if failures > 0 {
+                std::thread::sleep(
+                    RETRY_START
+                        .saturating_mul(1 << failures.min(5))
+                        .min(RETRY_MAX),
+                );
+                if self.commit(&mut writer) {
+                    tracing::warn!(
+                        failed_commits = failures,
+                        "index commits work again; ingest resumes"
+                    );
+                    failures = 0;
+                    dirty = false;
+                    uncommitted.clear();
+                    last_commit = Instant::now();
+                } else {
+                    failures += 1;
+                    self.recover(&mut writer, &uncommitted, &mut keys);
+                }
+                continue;
+            }
             let deadline = last_commit + self.commit_interval;
             let received =
                 runtime.block_on(async { tokio::time::timeout_at(deadline, batches.recv()).await });
             match received {
                 Ok(None) => {
-                    if dirty {
-                        self.commit(&mut writer);
+                    if dirty && !self.commit(&mut writer) {
+                        tracing::error!(
+                            records = uncommitted.len(),
+                            "last commit failed; the next start reads these lines again"
+                        );
                     }
                     tracing::info!(next_seq = self.next_seq, "indexer stopped");
                     return;
@@ -125,16 +157,20 @@ impl Indexer {
                     self.add_batch(&writer, &records, &mut keys);
                     last_add = Instant::now();
                     dirty = true;
-                    uncommitted += records.len();
+                    uncommitted.extend(records);
                 }
                 Err(_elapsed) => {}
             }
-            if Instant::now() >= deadline || uncommitted >= UNCOMMITTED_MAX {
+            if Instant::now() >= deadline || uncommitted.len() >= UNCOMMITTED_MAX {
                 if dirty {
-                    dirty = !self.commit(&mut writer);
-                }
-                if !dirty {
-                    uncommitted = 0;
+                    if self.commit(&mut writer) {
+                        dirty = false;
+                        uncommitted.clear();
+                    } else {
+                        failures = 1;
+                        self.recover(&mut writer, &uncommitted, &mut keys);
+                        continue;
+                    }
                 }
                 last_commit = Instant::now();
             }
@@ -170,6 +206,30 @@ impl Indexer {
         Metrics::add(&self.metrics.lines_indexed, batch.len() as u64);
     }
 
+    /// After a failed commit (a full disk): back to the last commit, and the
+    /// records added since given to tantivy again, so that the next commit
+    /// that works holds every one of them (the ledger already counts them,
+    /// and the commit writes its checkpoints). Without it, documents lost
+    /// with a failed segment write would be committed as taken.
+    fn recover(
+        &mut self,
+        writer: &mut IndexWriter,
+        records: &[Arc<LiveRecord>],
+        keys: &mut KeyCache,
+    ) {
+        if let Err(e) = writer.rollback() {
+            tracing::error!(error = %e, "cannot roll the index back to its last commit");
+            return;
+        }
+        let adds: Vec<UserOperation<TantivyDocument>> = records
+            .iter()
+            .map(|record| UserOperation::Add(self.index.to_document(record, keys)))
+            .collect();
+        if let Err(e) = writer.run(adds) {
+            tracing::error!(error = %e, records = records.len(), "cannot add documents to the index again");
+        }
+    }
+
     /// Commits with the checkpoints; true when it worked.
     fn commit(&mut self, writer: &mut IndexWriter) -> bool {
         let payload = CommitPayload {
@@ -183,7 +243,20 @@ impl Indexer {
             prepared.commit()
         });
         if let Err(e) = result.and_then(|_| self.index.reload()) {
-            tracing::error!(error = %e, "index commit failed; will retry");
+            if self.metrics.index_ok.load(Ordering::Relaxed) {
+                // tantivy wraps the OS error in several ways (an I/O error,
+                // a path error, an internal one): its text is what they share.
+                let text = format!("{e:?}");
+                let full = ["StorageFull", "os error 28", "No space left"]
+                    .iter()
+                    .any(|sign| text.contains(sign));
+                let why = if full {
+                    "the disk is full"
+                } else {
+                    "the index cannot be written"
+                };
+                tracing::error!(error = %e, "index commit failed ({why}): ingest pauses, Docker keeps the lines; retrying");
+            }
             Metrics::add(&self.metrics.commit_errors, 1);
             self.metrics.index_ok.store(false, Ordering::Relaxed);
             return false;

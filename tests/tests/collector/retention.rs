@@ -74,3 +74,73 @@ fn max_disk_keeps_the_data_dir_under_its_limit_oldest_first() {
     assert_eq!(first, 0, "the oldest record goes first");
     assert!(collector.metric("wakeline_retention_deleted_records_total") >= (LINES - total) as f64);
 }
+
+/// A tmpfs mounted for one test, unmounted (lazily: the collector may still
+/// hold files) when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().expect("a mount point");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mount a tmpfs (the tests run as root): {status}"
+        );
+        Tmpfs(dir)
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.0.path())
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "remount the tmpfs: {status}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}
+
+/// The data dir on a 2 MiB tmpfs fills up while a container writes: the
+/// collector says so in `/healthz`, pauses ingest (Docker keeps the lines),
+/// and once the filesystem grows it resumes by itself, every line once.
+#[test]
+fn a_full_disk_pauses_ingest_and_loses_no_line_when_space_returns() {
+    const LINES: u64 = 200_000;
+    let disk = Tmpfs::mount("2m");
+    let data = disk.0.path().join("data");
+    let collector = Collector::start_with(&data, &["--max-disk", "unlimited"]);
+    let container = ContainerSpec::new(
+        "disk-full",
+        &["count:out:a line for a disk that fills up, n=:1:200000:0"],
+    )
+    .run();
+    let degraded = poll(Duration::from_secs(120), || {
+        let (_, health) = collector.get("/healthz");
+        (health["index"]["ok"] == false).then_some(health)
+    });
+    assert!(degraded.is_some(), "the index never reported the full disk");
+    let stderr = std::fs::read_to_string(collector.stderr_path()).unwrap_or_default();
+    assert!(stderr.contains("the disk is full"), "{stderr}");
+    let before = collector.total(&by_container(&container));
+    assert!(before < LINES, "all {before} lines fit in 2 MiB");
+
+    disk.resize("256m");
+    let filter = by_container(&container);
+    collector.wait_total_within(&filter, LINES, Duration::from_secs(180));
+    let hits = collector.all_hits(&filter);
+    let prefix = "a line for a disk that fills up, n=";
+    assert_each_once(&hits, prefix, LINES, &format!("{before} indexed when full"));
+    let (_, health) = collector.get("/healthz");
+    assert_eq!(health["index"]["ok"], true, "{health}");
+    drop(collector);
+}
