@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use wakeline::assemble::Line;
 use wakeline::index::LogIndex;
+use wakeline::index::retention::{Retainer, Retention};
 use wakeline::index::writer::Indexer;
 use wakeline::ledger::Ledger;
 use wakeline::live::{DEFAULT_RING, LiveHub};
@@ -156,6 +157,13 @@ fn feed(dir: &Path, tag: &str, lines: u64) -> u64 {
         metrics: Arc::clone(&metrics),
         commit_interval: Duration::from_secs(1),
         next_seq: 1,
+        retention: Retainer::new(
+            Retention {
+                max_age: None,
+                max_bytes: None,
+            },
+            dir.to_path_buf(),
+        ),
     }
     .spawn(batch_receiver, runtime.handle().clone())
     .expect("start the indexer");
