@@ -251,13 +251,19 @@ fn add_pipeline(summary: &mut Summary, run: &pipeline::PipelineRun) {
     );
 }
 
+/// ", load 4.2": the host's 1-minute load average now, for a row's figure.
+fn load_note() -> String {
+    common::load_average().map_or(String::new(), |l| format!(", load {l:.1}"))
+}
+
 fn add_ingest(summary: &mut Summary, f: &ingest::IngestFigures) {
     let lines = thousands(f.lines);
+    let load = load_note();
     let rate = |secs: f64| thousands((f.lines as f64 / secs) as u64);
     summary.add(
         format!("bulk ingest, {lines} lines, 4 containers: start → all searchable"),
         format!(
-            "{} lines/s = {:.2}×",
+            "{} lines/s = {:.2}×{load}",
             rate(f.wakeline_secs),
             f.baseline_secs / f.wakeline_secs
         ),
@@ -278,7 +284,7 @@ fn add_ingest(summary: &mut Summary, f: &ingest::IngestFigures) {
     );
     let or_dash = |kib: Option<u64>| kib.map_or("-".into(), mib);
     summary.add(
-        "idle RSS (fresh collector, 5 s after start)",
+        "idle RSS (restarted on a caught-up data dir, 5 s after start)",
         or_dash(f.idle_kib),
         "-",
         goal::IDLE,
@@ -290,7 +296,7 @@ fn add_ingest(summary: &mut Summary, f: &ingest::IngestFigures) {
         goal::PEAK,
     );
     summary.add(
-        "RSS 5 s after the ingest",
+        "RSS 15 s after the ingest",
         or_dash(f.after_kib),
         format!("idle: {}", or_dash(f.idle_kib)),
         goal::AFTER,
@@ -326,12 +332,17 @@ fn add_search(summary: &mut Summary, ingest: &ingest::IngestFigures, f: &search:
 fn add_live(summary: &mut Summary, f: &live::LiveFigures, rate: u64) {
     let ms = |ns: Option<i64>| ns.map_or("-".into(), |ns| format!("{:.1} ms", ns as f64 / 1e6));
     let steal = f.steal_pct.map_or("-".into(), |s| format!("{s:.1}%"));
+    let load = load_note();
     summary.add(
         format!(
             "live, {} lines/s, 15 + 5 stalled clients: write → frame",
             thousands(rate)
         ),
-        format!("p99 {} (p50 {}), steal {steal}", ms(f.p99_ns), ms(f.p50_ns)),
+        format!(
+            "p99 {} (p50 {}), steal {steal}{load}",
+            ms(f.p99_ns),
+            ms(f.p50_ns)
+        ),
         format!(
             "collector's read delay p99 ≤ {} s with clients, ≤ {} s without",
             f.read_delay_p99.0.as_deref().unwrap_or("-"),
