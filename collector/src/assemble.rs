@@ -123,6 +123,10 @@ impl LineAssembler {
         if !complete {
             return None;
         }
+        // A TTY's `\r\n` split by a 16 KiB cut: the `\r` ended the fragment.
+        if content.is_empty() && entry.content == b"\n" && pending.bytes.last() == Some(&b'\r') {
+            pending.bytes.pop();
+        }
         slot.take().map(|p| finish(stream, p))
     }
 
@@ -198,6 +202,17 @@ mod tests {
         let line = asm.push(Stream::Stdout, entry(3, b"bc\n")).unwrap();
         assert_eq!(line.bytes.len(), DOCKER_PARTIAL_BYTES + 2);
         assert_eq!(line.ts_ns, 1);
+    }
+
+    #[test]
+    fn a_crlf_split_between_two_fragments_is_stripped_whole() {
+        let mut asm = LineAssembler::new(1 << 20);
+        let mut head = vec![b'a'; DOCKER_PARTIAL_BYTES - 1];
+        head.push(b'\r');
+        assert!(asm.push(Stream::Stdout, entry(1, &head)).is_none());
+        let line = asm.push(Stream::Stdout, entry(2, b"\n")).unwrap();
+        assert_eq!(line.bytes.len(), DOCKER_PARTIAL_BYTES - 1);
+        assert_eq!(line.bytes.last(), Some(&b'a'));
     }
 
     #[test]

@@ -211,6 +211,11 @@ impl Follower {
         // Whether to ask the engine if the container still runs (at the
         // first end of file, then whenever the supervisor wakes us).
         let mut check_state = true;
+        // The container was seen stopped: lines written after that are a new
+        // run's, and the engine is asked for its name (a rename while it was
+        // stopped) before they are sent. The rename event may come later
+        // than the lines on a loaded host.
+        let mut stopped = false;
         loop {
             // Everything written so far, across rotations.
             let mut rotated = false;
@@ -227,6 +232,12 @@ impl Follower {
                     Ok(n) => n,
                     Err(e) => return ReadEnd::Transient(format!("reading the log file: {e}")),
                 };
+                if stopped && n > 0 {
+                    stopped = false;
+                    if let Err(ReadEnd::Gone) = self.inspect().await {
+                        return ReadEnd::Gone;
+                    }
+                }
                 if !self.send(&mut r).await {
                     return ReadEnd::Shutdown;
                 }
@@ -261,6 +272,7 @@ impl Follower {
                 check_state = false;
                 let state = self.inspect().await;
                 if matches!(state, Ok(false) | Err(ReadEnd::Gone)) {
+                    stopped = true;
                     // Stopped or removed: the log is complete, and a last
                     // line without a newline is whole.
                     r.lines.extend(r.assembler.flush());
