@@ -376,6 +376,60 @@ mod tests {
     }
 
     #[test]
+    fn a_renamed_container_keeps_each_lines_name_and_both_names_filter() {
+        let before = record(1, 10, "web", "INFO before the rename");
+        let mut after = record(2, 20, "web", "INFO after the rename");
+        // Same container ID, new name and service: a new version.
+        after.container = std::sync::Arc::new(ContainerMeta {
+            name: "web-2".into(),
+            service: Some("web-2".into()),
+            ..(*before.container).clone()
+        });
+        let (dir, index) = index_with(&[before.clone(), after.clone()]);
+        let names = |index: &LogIndex, p: SearchParams| -> Vec<String> {
+            let page = index
+                .search(&SearchParams {
+                    limit: 10,
+                    ascending: true,
+                    ..p
+                })
+                .unwrap();
+            page.hits.iter().map(|r| r.container.name.clone()).collect()
+        };
+        assert_eq!(names(&index, SearchParams::default()), ["web", "web-2"]);
+        let by_name = |name: &str| SearchParams {
+            container: vec![name.into()],
+            ..Default::default()
+        };
+        assert_eq!(names(&index, by_name("web")), ["web"]);
+        assert_eq!(names(&index, by_name("web-2")), ["web-2"]);
+        let by_q = |q: &str| SearchParams {
+            q: Some(q.into()),
+            ..Default::default()
+        };
+        assert_eq!(names(&index, by_q("service:web-2")), ["web-2"]);
+        assert_eq!(
+            names(&index, by_q("image:img AND rename")),
+            ["web", "web-2"]
+        );
+        let hits = index
+            .search(&SearchParams {
+                limit: 10,
+                ..by_name("web-2")
+            })
+            .unwrap()
+            .hits;
+        assert_eq!(hits, vec![after]);
+        // The table is what the commit payload keeps: a reopened index
+        // resolves the same keys.
+        let stored = index.containers().to_stored();
+        assert_eq!(stored.len(), 2);
+        let reopened = ContainerTable::new(stored);
+        assert_eq!(*reopened.get(0), *before.container);
+        drop(dir);
+    }
+
+    #[test]
     fn hits_are_ordered_by_ts_then_seq_and_pages_cover_everything_once() {
         // Equal timestamps on purpose: seq must break the ties.
         let records: Vec<Record> = (0..25)
