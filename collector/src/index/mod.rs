@@ -15,15 +15,14 @@ pub mod schema;
 pub mod search;
 pub mod writer;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Map, Value};
 use tantivy::collector::Count;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::AllQuery;
-use tantivy::schema::OwnedValue;
 use tantivy::schema::document::Value as _;
+use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument};
 
 use crate::checkpoint::Position;
@@ -186,12 +185,9 @@ impl LogIndex {
             doc.add_text(f.msg, msg);
         }
         if !record.fields.is_empty() {
-            let object: BTreeMap<String, OwnedValue> = record
-                .fields
-                .iter()
-                .map(|(k, v)| (k.clone(), to_owned_value(v)))
-                .collect();
-            doc.add_object(f.fields, object);
+            // Borrowed: building an `OwnedValue` tree first copied every key
+            // and value (a third of this function under callgrind).
+            doc.add_field_value(f.fields, Json::Object(&record.fields));
             // Serialized in place: cloning the map into a `Value` and
             // formatting it through `Display` was a fifth of this function.
             let json = serde_json::to_string(&record.fields).unwrap_or_default();
@@ -274,28 +270,52 @@ impl LogIndex {
     }
 }
 
-/// serde_json to tantivy's value, without the RFC 3339 guessing tantivy's own
-/// `From` does (a string field must stay a string to be searchable as text).
-fn to_owned_value(value: &Value) -> OwnedValue {
-    match value {
-        Value::Null => OwnedValue::Null,
-        Value::Bool(b) => OwnedValue::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                OwnedValue::I64(i)
-            } else if let Some(u) = n.as_u64() {
-                OwnedValue::U64(u)
-            } else {
-                OwnedValue::F64(n.as_f64().unwrap_or_default())
+/// A record's structured fields as tantivy reads them, borrowed, and without
+/// the RFC 3339 guessing tantivy's own `impl Value for &serde_json::Value`
+/// does (a string field must stay a string to be searchable as text).
+#[derive(Debug, Clone, Copy)]
+enum Json<'a> {
+    Value(&'a Value),
+    Object(&'a Map<String, Value>),
+}
+
+type JsonEntries<'a> =
+    std::iter::Map<serde_json::map::Iter<'a>, fn((&'a String, &'a Value)) -> (&'a str, Json<'a>)>;
+
+fn json_entry<'a>((key, value): (&'a String, &'a Value)) -> (&'a str, Json<'a>) {
+    (key.as_str(), Json::Value(value))
+}
+
+impl<'a> tantivy::schema::Value<'a> for Json<'a> {
+    type ArrayIter = std::iter::Map<std::slice::Iter<'a, Value>, fn(&'a Value) -> Json<'a>>;
+    type ObjectIter = JsonEntries<'a>;
+
+    fn as_value(&self) -> ReferenceValue<'a, Self> {
+        let entries =
+            |map: &'a Map<String, Value>| -> JsonEntries<'a> { map.iter().map(json_entry) };
+        let value = match *self {
+            Json::Object(map) => return ReferenceValue::Object(entries(map)),
+            Json::Value(value) => value,
+        };
+        match value {
+            Value::Null => ReferenceValueLeaf::Null.into(),
+            Value::Bool(b) => ReferenceValueLeaf::Bool(*b).into(),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    ReferenceValueLeaf::I64(i).into()
+                } else if let Some(u) = n.as_u64() {
+                    ReferenceValueLeaf::U64(u).into()
+                } else {
+                    ReferenceValueLeaf::F64(n.as_f64().unwrap_or_default()).into()
+                }
             }
+            Value::String(text) => ReferenceValueLeaf::Str(text).into(),
+            Value::Array(items) => {
+                let wrap: fn(&'a Value) -> Json<'a> = Json::Value;
+                ReferenceValue::Array(items.iter().map(wrap))
+            }
+            Value::Object(map) => ReferenceValue::Object(entries(map)),
         }
-        Value::String(s) => OwnedValue::Str(s.clone()),
-        Value::Array(items) => OwnedValue::Array(items.iter().map(to_owned_value).collect()),
-        Value::Object(map) => OwnedValue::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), to_owned_value(v)))
-                .collect(),
-        ),
     }
 }
 
@@ -551,7 +571,7 @@ mod tests {
         let written = CommitPayload {
             version: CommitPayload::VERSION,
             next_seq: 2,
-            containers: BTreeMap::from([("id-web".to_owned(), state)]),
+            containers: std::collections::BTreeMap::from([("id-web".to_owned(), state)]),
             container_versions: index.containers().to_stored(),
         };
         let mut prepared = writer.prepare_commit().unwrap();
