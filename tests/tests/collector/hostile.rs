@@ -14,7 +14,7 @@ const MAX_PEAK_RSS: u64 = 512 * MIB as u64;
 const MAX_LINE: usize = 4 * MIB;
 
 /// The collector's peak resident memory in bytes, from /proc/<pid>/status.
-fn peak_rss(collector: &Collector) -> u64 {
+pub(super) fn peak_rss(collector: &Collector) -> u64 {
     let pid = collector.pid().expect("the collector runs");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));

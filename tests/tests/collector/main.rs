@@ -19,6 +19,7 @@ mod follow;
 mod hostile;
 mod lines;
 mod live;
+mod load;
 mod multiline;
 mod parse;
 mod requests;
