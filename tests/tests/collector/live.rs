@@ -141,9 +141,11 @@ fn live_clients_that_never_read_do_not_stall_ingest_and_get_gap_counts() {
         received += 1;
     }
     eprintln!("slow live client: {received} received, {dropped} dropped");
-    assert_eq!(
-        received + dropped,
-        LINES,
+    // A gap counts every record of the stream that went by, matching or not:
+    // with other tests' containers writing meanwhile it is more than this
+    // container's share (README, "Slow clients cost ingest nothing").
+    assert!(
+        received <= LINES && received + dropped >= LINES,
         "{received} received, {dropped} dropped"
     );
 }
