@@ -272,20 +272,8 @@ pub fn load_average() -> Option<f64> {
         .ok()
 }
 
-/// Bytes of every file under `dir`.
-pub fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
-            Ok(meta) => meta.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
+/// Bytes of every file under `dir`: what the collector's `--max-disk` counts.
+pub use wakeline::index::retention::dir_bytes;
 
 /// The WARN and ERROR lines of a collector's stderr: count and a few distinct samples.
 pub fn print_stderr_summary(label: &str, path: &Path) {
