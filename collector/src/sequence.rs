@@ -25,7 +25,7 @@ use crate::timefmt::now_ns;
 /// Records taken from the readers per wake-up.
 pub const BATCH: usize = 2048;
 /// Records queued between the sequencer and the indexer.
-pub const INDEXER_QUEUE: usize = 65_536;
+pub const INDEXER_QUEUE: usize = 16_384;
 /// Least time between two publications while lines keep coming. The first
 /// record after a quiet spell goes out at once; under a steady stream the
 /// records of up to this long go out together, so each live client and the
