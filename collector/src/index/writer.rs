@@ -242,7 +242,7 @@ impl Indexer {
             prepared.set_payload(&payload.to_json());
             prepared.commit()
         });
-        if let Err(e) = result.and_then(|_| self.index.reload()) {
+        if let Err(e) = result {
             if self.metrics.index_ok.load(Ordering::Relaxed) {
                 // tantivy wraps the OS error in several ways (an I/O error,
                 // a path error, an internal one): its text is what they share.
@@ -263,7 +263,15 @@ impl Indexer {
         }
         self.metrics.index_ok.store(true, Ordering::Relaxed);
         Metrics::add(&self.metrics.commits, 1);
-        self.hub.committed(self.next_seq.saturating_sub(1));
+        // Committed: the records are safe even if the readers cannot see
+        // them yet (rolling back now would add them twice). The live seam
+        // moves only once they are searchable; the next commit reloads again.
+        match self.index.reload() {
+            Ok(()) => self.hub.committed(self.next_seq.saturating_sub(1)),
+            Err(e) => {
+                tracing::warn!(error = %e, "index readers not reloaded; the next commit retries")
+            }
+        }
         true
     }
 }
