@@ -20,15 +20,15 @@
 //! far back (a container that never writes to stderr would be read from its
 //! first line at every start). The reader therefore raises a quiet stream's
 //! checkpoint to [`QUIET_MARGIN_NS`] before the newest line read from the
-//! other, unless it holds a line of that stream: lines of the two streams
-//! reach the log in the order they were stamped, give or take the few
-//! microseconds between Docker's stamping and writing a line.
+//! other, but never past a line of that stream it has not sent yet (held by
+//! the assembler or the joiner, or queued behind the record being sent):
+//! lines of the two streams reach the log in the order they were stamped,
+//! give or take the few microseconds between Docker's stamping and writing
+//! a line.
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::ContainerMeta;
-
-use crate::record::Stream;
+use crate::record::{ContainerMeta, Stream};
 
 const NS_PER_SEC: i64 = 1_000_000_000;
 
