@@ -195,36 +195,50 @@ fn parse_age(text: &str) -> Result<Age, String> {
 
 /// `auto`, `unlimited`, or a size with a unit up to TiB (powers of two).
 fn parse_disk(text: &str) -> Result<DiskLimit, String> {
-    let t = text.trim();
-    match t.to_ascii_lowercase().as_str() {
+    match text.trim().to_ascii_lowercase().as_str() {
         "auto" => return Ok(DiskLimit::Auto),
         "unlimited" | "none" => return Ok(DiskLimit::Unlimited),
         _ => {}
     }
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("expected auto, unlimited or a size such as 20GiB, found {text:?}"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        "t" | "tb" | "tib" => 40,
-        _ => {
-            return Err(format!(
-                "expected a size unit of B, KiB, MiB, GiB or TiB, found {unit:?}"
-            ));
-        }
-    };
-    let bytes = number
-        .checked_mul(1 << shift)
-        .ok_or_else(|| format!("{text:?} is too large"))?;
+    let bytes = size_bytes(text, 40, "auto, unlimited or a size such as 20GiB")?;
     if bytes < 1 << 20 {
         return Err(format!("expected at least 1MiB, found {text:?}"));
     }
     Ok(DiskLimit::Bytes(bytes))
+}
+
+/// A number of bytes with an optional unit, powers of two from B up to the
+/// unit of `max_shift` (20: MiB, 40: TiB); `what` names the expected input.
+fn size_bytes(text: &str, max_shift: u32, what: &str) -> Result<u64, String> {
+    const UNITS: [(&[&str], u32, &str); 5] = [
+        (&["", "b"], 0, "B"),
+        (&["k", "kb", "kib"], 10, "KiB"),
+        (&["m", "mb", "mib"], 20, "MiB"),
+        (&["g", "gb", "gib"], 30, "GiB"),
+        (&["t", "tb", "tib"], 40, "TiB"),
+    ];
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("expected {what}, found {text:?}"))?;
+    let units = UNITS.iter().filter(|(_, shift, _)| *shift <= max_shift);
+    let spelled = unit.trim().to_ascii_lowercase();
+    let Some((_, shift, _)) = units
+        .clone()
+        .find(|(names, _, _)| names.contains(&spelled.as_str()))
+    else {
+        let names: Vec<&str> = units.map(|(_, _, name)| *name).collect();
+        let (last, first) = names.split_last().unwrap_or((&"B", &[]));
+        return Err(format!(
+            "expected a size unit of {} or {last}, found {unit:?}",
+            first.join(", ")
+        ));
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Whether continuation lines are joined into the record they belong to.
@@ -249,29 +263,11 @@ fn parse_token(text: &str) -> Result<String, String> {
 
 /// `1048576`, `64KiB`, `1MiB`, `1MB` (units are powers of two).
 pub fn parse_size(text: &str) -> Result<usize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: usize = number
-        .parse()
-        .map_err(|_| format!("expected a size such as 1MiB or 65536, found {text:?}"))?;
-    let factor = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        _ => {
-            return Err(format!(
-                "expected a size unit of B, KiB or MiB, found {unit:?}"
-            ));
-        }
-    };
-    let bytes = number
-        .checked_mul(factor)
-        .ok_or_else(|| format!("{text:?} is too large"))?;
+    let bytes = size_bytes(text, 20, "a size such as 1MiB or 65536")?;
     if !(1024..=64 << 20).contains(&bytes) {
         return Err(format!("expected between 1KiB and 64MiB, found {text:?}"));
     }
-    Ok(bytes)
+    usize::try_from(bytes).map_err(|_| format!("{text:?} is too large"))
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -397,6 +393,14 @@ mod tests {
         assert!(parse_disk("10k").is_err(), "below 1MiB");
         assert!(parse_disk("99999999999TiB").is_err());
         assert!(parse_disk("lots").is_err());
+        assert_eq!(
+            parse_disk("5PiB"),
+            Err("expected a size unit of B, KiB, MiB, GiB or TiB, found \"PiB\"".into())
+        );
+        assert_eq!(
+            parse_size("5GiB"),
+            Err("expected a size unit of B, KiB or MiB, found \"GiB\"".into())
+        );
         let dir = std::env::temp_dir();
         let auto = DiskLimit::Auto.resolve(&dir).unwrap();
         assert!(auto > 0 && auto <= DiskLimit::AUTO_CAP);
