@@ -11,12 +11,18 @@
 //!   of a longer key (`db_password`, `accessToken`, `X-Api-Key`), written
 //!   `key=value`, `key: value`, `"key":"value"` or `key="a b"`; for
 //!   `authorization` the scheme word stays (`Authorization: Bearer [REDACTED]`);
+//!   a value that is an object or an array is masked whole, one secret, so
+//!   nothing under the key can leak (`{"token":{…}}` → `{"token":[REDACTED]}`;
+//!   `null`, `true`, `""`, `{}` and `[]` hold nothing and stay);
 //! - `Bearer <token>` (a token with a digit in it) and `Basic <base64>` (when
 //!   it decodes to `user:password`) anywhere;
 //! - the shapes of common keys: AWS access key IDs (`AKIA`/`ASIA` + 16),
 //!   GitHub tokens (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`),
 //!   Slack tokens (`xoxb-`, `xoxp-`…), JWTs (`eyJ….eyJ….sig`), and the body
-//!   of a `-----BEGIN … PRIVATE KEY-----` block.
+//!   of a `-----BEGIN … PRIVATE KEY-----` block. A JSON key of such a shape
+//!   (a map keyed by session JWT) is masked too: in `fields` the key is
+//!   renamed to its masked form and keeps its value (`#2`, `#3`… when two
+//!   keys mask alike), since the key, not what it maps to, is the secret.
 //!
 //! It is a hand-written scanner over bytes, not a set of regular expressions:
 //! one pass per string, a table lookup per byte, and the key tests only run
@@ -99,15 +105,16 @@ pub fn redact_string(text: &mut String, spans: &mut Vec<(usize, usize)>) -> u64 
     spans.len() as u64
 }
 
-/// Masks secret-named keys' values and secrets inside strings, at any depth
+/// Masks secret-named keys' values (whole, whatever they hold), secrets
+/// inside strings and keys that are themselves secrets, at any depth
 /// (iteratively: a deeply nested object cannot exhaust the stack).
 fn redact_fields(fields: &mut Map<String, Value>, spans: &mut Vec<(usize, usize)>) -> u64 {
     let mut count = 0;
     let mut stack: Vec<&mut Value> = Vec::new();
-    redact_entries(fields.iter_mut(), &mut stack, spans, &mut count);
+    redact_entries(fields, &mut stack, spans, &mut count);
     while let Some(value) = stack.pop() {
         match value {
-            Value::Object(map) => redact_entries(map.iter_mut(), &mut stack, spans, &mut count),
+            Value::Object(map) => redact_entries(map, &mut stack, spans, &mut count),
             Value::Array(items) => {
                 for item in items {
                     match item {
@@ -124,18 +131,21 @@ fn redact_fields(fields: &mut Map<String, Value>, spans: &mut Vec<(usize, usize)
 }
 
 fn redact_entries<'a>(
-    entries: impl Iterator<Item = (&'a String, &'a mut Value)>,
+    map: &'a mut Map<String, Value>,
     stack: &mut Vec<&'a mut Value>,
     spans: &mut Vec<(usize, usize)>,
     count: &mut u64,
 ) {
-    for (key, value) in entries {
-        let scalar = match value {
+    *count += redact_keys(map, spans);
+    for (key, value) in map.iter_mut() {
+        let secret = match value {
             Value::String(s) => !s.is_empty() && s != MASK,
             Value::Number(_) => true,
-            _ => false,
+            Value::Object(map) => !map.is_empty(),
+            Value::Array(items) => !items.is_empty(),
+            Value::Null | Value::Bool(_) => false,
         };
-        if scalar && is_secret_key(key.as_bytes()) {
+        if secret && is_secret_key(key.as_bytes()) {
             *value = Value::String(MASK.to_owned());
             *count += 1;
             continue;
@@ -146,6 +156,37 @@ fn redact_entries<'a>(
             _ => {}
         }
     }
+}
+
+/// Renames the keys that hold a secret (a map keyed by session token, a
+/// JWT used as a key) to their masked form, keeping their values; how many
+/// secrets they held. Two keys masked alike stay two: the later ones get
+/// `#2`, `#3`… so no value is lost.
+fn redact_keys(map: &mut Map<String, Value>, spans: &mut Vec<(usize, usize)>) -> u64 {
+    let mut secret_keys = Vec::new();
+    for key in map.keys() {
+        spans.clear();
+        find_secrets(key.as_bytes(), spans);
+        if !spans.is_empty() {
+            secret_keys.push(key.clone());
+        }
+    }
+    let mut count = 0;
+    for key in secret_keys {
+        let mut masked = key.clone();
+        count += redact_string(&mut masked, spans);
+        let Some(value) = map.remove(&key) else {
+            continue;
+        };
+        let mut unique = masked.clone();
+        let mut n = 1;
+        while map.contains_key(&unique) {
+            n += 1;
+            unique = format!("{masked}#{n}");
+        }
+        map.insert(unique, value);
+    }
+    count
 }
 
 /// `text` with each span replaced by [`MASK`]; spans sorted, not overlapping.
@@ -395,8 +436,19 @@ fn key_value(text: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
                 .map_or(text.len(), |at| from + at);
             value_span(text, from, close)
         }
-        b'{' | b'[' if !text[p..].starts_with(MASK.as_bytes()) => Some((p, p)),
-        b'[' => Some((p + MASK.len(), p + MASK.len())),
+        b'[' if text[p..].starts_with(MASK.as_bytes()) => Some((p + MASK.len(), p + MASK.len())),
+        b'{' | b'[' => {
+            // An object or array is masked whole: nothing under the key is
+            // left to leak, whatever it holds. An empty one holds nothing.
+            let close = closing_bracket(text, p);
+            let body = &text[p + 1..close];
+            let empty = matches!(body.last(), Some(b'}' | b']'))
+                && body[..body.len() - 1].iter().all(u8::is_ascii_whitespace);
+            if empty {
+                return Some((close, close));
+            }
+            Some((p, close))
+        }
         _ => {
             let from = if authorization {
                 after_scheme(text, p)
@@ -436,6 +488,61 @@ fn value_span(text: &[u8], from: usize, to: usize) -> Option<(usize, usize)> {
         return Some((to, to));
     }
     Some((from, to))
+}
+
+/// Just past the bracket that closes the JSON object or array opening at
+/// `text[open]`; the end of the text if it never closes (a cut line).
+///
+/// Strings are skipped, so a bracket inside one does not count. When the
+/// value sits inside a JSON string (its first quote is written `\"`, as in
+/// a line that logs a JSON document as text), it is read one escape level
+/// down, and a bare `"` (the enclosing string's end) ends it. A counter, not
+/// a stack: any depth costs one pass.
+fn closing_bracket(text: &[u8], open: usize) -> usize {
+    let escaped = text[open..]
+        .iter()
+        .position(|&b| b == b'"')
+        .is_some_and(|at| text[open + at - 1] == b'\\');
+    let mut depth = 0u32;
+    let (mut in_string, mut after_backslash) = (false, false);
+    let mut i = open;
+    while i < text.len() {
+        let mut c = text[i];
+        i += 1;
+        if escaped {
+            match c {
+                b'"' => return i - 1,
+                b'\\' => {
+                    let Some(&next) = text.get(i) else { break };
+                    c = next;
+                    i += 1;
+                }
+                _ => {}
+            }
+        }
+        if in_string {
+            if after_backslash {
+                after_backslash = false;
+            } else if c == b'\\' {
+                after_backslash = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+    }
+    text.len()
 }
 
 /// Past an authorization value's scheme word (`Bearer `, `Basic `), if any.
@@ -625,10 +732,87 @@ mod tests {
         keeps("tokens=15 token_count=3 max_tokens=100");
         keeps("open /etc/passwd: permission denied");
         keeps(r#"{"password":null,"token":"","secret":true}"#);
-        keeps(r#"{"token":{"kind":"refresh"}}"#);
+        keeps(r#"{"token":{},"secret":[ ]}"#);
         keeps("broken=yes retoken=1 secretive=no");
         keeps("password=[REDACTED]");
         keeps("the secret of good logs: structure");
+    }
+
+    #[test]
+    fn a_secret_named_keys_object_or_array_is_masked_whole() {
+        masks(
+            r#"{"token":{"kind":"refresh","value":"abc"},"user":"bob"}"#,
+            r#"{"token":[REDACTED],"user":"bob"}"#,
+        );
+        masks(
+            r#"{"api_key":["k1","k2"],"n":[1]}"#,
+            r#"{"api_key":[REDACTED],"n":[1]}"#,
+        );
+        masks(
+            r#"{"secret":{"a":"}]\"}","b":[[{}]]},"x":1}"#,
+            r#"{"secret":[REDACTED],"x":1}"#,
+        );
+        masks("token=[a b] next", "token=[REDACTED] next");
+        // A JSON document logged as text inside a JSON string.
+        masks(
+            r#"{"msg":"config {\"token\":{\"a\":\"b}\"}} loaded","x":1}"#,
+            r#"{"msg":"config {\"token\":[REDACTED]} loaded","x":1}"#,
+        );
+        // A line cut inside the value: masked to its end.
+        masks(r#"{"password":{"old":"hunt"#, r#"{"password":[REDACTED]"#);
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        masks(
+            &format!(r#"{{"secret":{deep},"x":1}}"#),
+            r#"{"secret":[REDACTED],"x":1}"#,
+        );
+    }
+
+    #[test]
+    fn a_secret_named_field_is_masked_whole_whatever_it_holds() {
+        let line = r#"{"msg":"refresh","token":{"kind":"refresh","value":"abc","password":"p"},"auth":{"client_secret":["s1",{"s2":1}],"api_key":{}},"password":null}"#;
+        let mut record = crate::index::testing::record(1, 1, "web", line);
+        let count = redact_record(&mut record);
+        let fields = Value::Object(record.fields.clone());
+        assert_eq!(fields["token"], MASK, "{fields}");
+        assert_eq!(fields["auth"]["client_secret"], MASK, "{fields}");
+        assert_eq!(fields["auth"]["api_key"], serde_json::json!({}), "{fields}");
+        assert_eq!(fields["password"], Value::Null, "{fields}");
+        assert_eq!(
+            record.message,
+            r#"{"msg":"refresh","token":[REDACTED],"auth":{"client_secret":[REDACTED],"api_key":{}},"password":null}"#
+        );
+        // One per masked value, the same in the line and in its fields.
+        assert_eq!(count, 2);
+        let mut fields = record.fields.clone();
+        assert_eq!(
+            redact_fields(&mut fields, &mut Vec::new()),
+            0,
+            "masked once"
+        );
+    }
+
+    #[test]
+    fn keys_that_are_secrets_are_masked_and_keep_their_values() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N";
+        let line = format!(
+            r#"{{"msg":"sessions","sessions":{{"{jwt}":{{"user":"bob"}}}},"keys":{{"AKIAIOSFODNN7EXAMPLE":1,"ASIAY34FZKBOKMUTVV7A":2,"[REDACTED]":3}}}}"#
+        );
+        let mut record = crate::index::testing::record(1, 1, "web", &line);
+        let count = redact_record(&mut record);
+        let fields = serde_json::to_string(&record.fields).unwrap();
+        for secret in [jwt, "AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A"] {
+            assert!(!fields.contains(secret), "{secret} in {fields}");
+            assert!(!record.message.contains(secret), "{}", record.message);
+        }
+        let fields = Value::Object(record.fields.clone());
+        assert_eq!(fields["sessions"][MASK]["user"], "bob", "{fields}");
+        // Two keys masked alike, beside one that already was: none lost.
+        let keys = fields["keys"].as_object().unwrap();
+        let mut values: Vec<_> = keys.values().filter_map(Value::as_u64).collect();
+        values.sort_unstable();
+        assert_eq!(values, [1, 2, 3], "{fields}");
+        assert!(keys.keys().all(|k| k.starts_with(MASK)), "{fields}");
+        assert_eq!(count, 3);
     }
 
     #[test]
