@@ -145,6 +145,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let source = tokio::spawn(source.run());
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let metrics_at_stop = Arc::clone(&metrics);
     let state = AppState {
         index,
         hub,
@@ -190,7 +191,27 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // commits it and ends.
     source.abort();
     let _ = source.await;
-    let _ = sequencer.await;
+    // The sequencer ends once it has queued what is in flight, unless the
+    // indexer has stopped taking batches because commits fail (a full
+    // disk): then it is stopped where it is, which closes the queue and
+    // lets the indexer end. What it held is not checkpointed, so the next
+    // start reads it again.
+    let stuck = async move {
+        while metrics_at_stop
+            .index_ok
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let sequencer_abort = sequencer.abort_handle();
+    tokio::select! {
+        _ = sequencer => {}
+        () = stuck => {
+            sequencer_abort.abort();
+            tracing::warn!("the index cannot be written: stopping without queuing the last lines");
+        }
+    }
     let joined = tokio::task::spawn_blocking(move || indexer.join());
     match tokio::time::timeout(Duration::from_secs(30), joined).await {
         Ok(Ok(Ok(()))) => tracing::info!("stopped cleanly"),

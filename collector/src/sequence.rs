@@ -83,6 +83,12 @@ impl QueueReceiver {
         Some(batch)
     }
 
+    /// True once the sequencer has stopped (its end is dropped): no batch
+    /// will come that is not already queued.
+    pub fn is_closed(&self) -> bool {
+        self.rx.is_closed()
+    }
+
     /// The next batch if one is waiting.
     pub fn try_recv(&mut self) -> Option<Batch> {
         let batch = self.rx.try_recv().ok()?;

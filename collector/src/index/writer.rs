@@ -107,11 +107,10 @@ impl Indexer {
         let mut failures = 0u32;
         loop {
             if failures > 0 {
-                std::thread::sleep(
-                    RETRY_START
-                        .saturating_mul(1 << failures.min(5))
-                        .min(RETRY_MAX),
-                );
+                let wait = RETRY_START
+                    .saturating_mul(1 << failures.min(5))
+                    .min(RETRY_MAX);
+                let stopping = wait_unless_closed(&batches, wait);
                 if self.commit(&mut writer) {
                     tracing::warn!(
                         failed_commits = failures,
@@ -121,6 +120,15 @@ impl Indexer {
                     dirty = false;
                     uncommitted.clear();
                     last_commit = Instant::now();
+                } else if stopping {
+                    // Shutting down while commits fail: what was not
+                    // committed is not checkpointed either, and is read
+                    // again from Docker's files at the next start.
+                    tracing::error!(
+                        records = uncommitted.len(),
+                        "stopping while the index cannot be written; the next start reads these lines again"
+                    );
+                    return;
                 } else {
                     failures += 1;
                     self.recover(&mut writer, &uncommitted, &mut keys);
@@ -273,5 +281,22 @@ impl Indexer {
             }
         }
         true
+    }
+}
+
+/// Sleeps for `wait`, or less if the sequencer stops meanwhile (a shutdown
+/// during a disk-full outage must not wait out the backoff); true if it has.
+fn wait_unless_closed(batches: &QueueReceiver, wait: Duration) -> bool {
+    const STEP: Duration = Duration::from_millis(50);
+    let until = std::time::Instant::now() + wait;
+    loop {
+        if batches.is_closed() {
+            return true;
+        }
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        std::thread::sleep(left.min(STEP));
     }
 }

@@ -118,13 +118,16 @@ impl Drop for Tmpfs {
 
 /// The data dir on a 2 MiB tmpfs fills up while a container writes: the
 /// collector says so in `/healthz`, pauses ingest (Docker keeps the lines),
-/// and once the filesystem grows it resumes by itself, every line once.
+/// stops promptly and cleanly on SIGTERM meanwhile (it used to wait out its
+/// 30 s limit for the indexer and exit with an error), starts again on the
+/// full disk, and once the filesystem grows it resumes by itself, every
+/// line once.
 #[test]
 fn a_full_disk_pauses_ingest_and_loses_no_line_when_space_returns() {
     const LINES: u64 = 200_000;
     let disk = Tmpfs::mount("2m");
     let data = disk.0.path().join("data");
-    let collector = Collector::start_with(&data, &["--max-disk", "unlimited"]);
+    let mut collector = Collector::start_with(&data, &["--max-disk", "unlimited"]);
     let container = ContainerSpec::new(
         "disk-full",
         &["count:out:a line for a disk that fills up, n=:1:200000:0"],
@@ -139,6 +142,20 @@ fn a_full_disk_pauses_ingest_and_loses_no_line_when_space_returns() {
     assert!(stderr.contains("the disk is full"), "{stderr}");
     let before = collector.total(&by_container(&container));
     assert!(before < LINES, "all {before} lines fit in 2 MiB");
+
+    let status = collector.terminate();
+    let stderr = std::fs::read_to_string(collector.stderr_path()).unwrap_or_default();
+    assert!(status.success(), "SIGTERM on a full disk: {status}\n{stderr}");
+    assert!(
+        stderr.contains("the next start reads these lines again"),
+        "{stderr}"
+    );
+    collector.restart();
+    let degraded = poll(Duration::from_secs(60), || {
+        let (_, health) = collector.get("/healthz");
+        (health["index"]["ok"] == false).then_some(())
+    });
+    assert!(degraded.is_some(), "restarted on a full disk, the index says it is fine");
 
     disk.resize("256m");
     let filter = by_container(&container);
