@@ -6,6 +6,7 @@
 //! when `api/health.rs` hands it their values. Per-container figures come
 //! from the index ledger at scrape time instead of being counted twice.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
@@ -26,8 +27,12 @@ pub struct Metrics {
     pub docker_reconnects: AtomicU64,
     /// The engine answered the last call (events stream or list).
     pub docker_up: AtomicBool,
+    /// Since when, and why, the engine cannot be reached (`/healthz`).
+    pub docker_outage: Outage,
     /// The last commit succeeded.
     pub index_ok: AtomicBool,
+    /// Since when, and why, commits fail (`/healthz`).
+    pub index_outage: Outage,
     /// The data dir's size on disk (the last retention pass).
     pub index_bytes: AtomicU64,
     /// The oldest record kept, ns since the epoch (0: none).
@@ -51,6 +56,40 @@ impl Metrics {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+}
+
+/// A part that stopped working: since when (ns since the epoch, the first
+/// failure) and why (the latest error). Set and cleared on state changes
+/// only, so the lock is never taken per line.
+#[derive(Debug, Default)]
+pub struct Outage(Mutex<Option<(i64, String)>>);
+
+impl Outage {
+    /// Marks the part down (keeps the first failure's time).
+    pub fn begin(&self, reason: String) {
+        let mut state = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let since = state.as_ref().map_or_else(crate::timefmt::now_ns, |s| s.0);
+        *state = Some((since, reason));
+    }
+
+    /// Marks the part working again.
+    pub fn end(&self) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// Since when and why, while it lasts.
+    pub fn get(&self) -> Option<(i64, String)> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 

@@ -22,7 +22,7 @@ use crate::checkpoint::ContainerState;
 use crate::ledger::Ledger;
 use crate::live::LiveHub;
 use crate::metrics::Metrics;
-use crate::timefmt::now_ns;
+use crate::timefmt::{format_rfc3339_ns, now_ns};
 
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let docker_ok = state.metrics.docker_up.load(Ordering::Relaxed);
@@ -43,6 +43,9 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         })
         .collect();
     let ok = docker_ok && index_ok;
+    let docker_outage = state.metrics.docker_outage.get();
+    let index_outage = state.metrics.index_outage.get();
+    let index_error = index_error.or_else(|| index_outage.as_ref().map(|o| o.1.clone()));
     let status = if ok {
         StatusCode::OK
     } else {
@@ -50,8 +53,17 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     };
     let body = json!({
         "status": if ok { "ok" } else { "degraded" },
-        "docker": { "ok": docker_ok },
-        "index": { "ok": index_ok, "records": records, "error": index_error },
+        "docker": {
+            "ok": docker_ok,
+            "since": docker_outage.as_ref().map(|o| format_rfc3339_ns(o.0)),
+            "error": docker_outage.map(|o| o.1),
+        },
+        "index": {
+            "ok": index_ok,
+            "records": records,
+            "since": index_outage.map(|o| format_rfc3339_ns(o.0)),
+            "error": index_error,
+        },
         "unreadable_containers": unreadable,
     });
     (status, Json(body))

@@ -552,8 +552,8 @@ async fn healthz_is_ok_when_docker_and_the_index_are() {
         body,
         json!({
             "status": "ok",
-            "docker": {"ok": true},
-            "index": {"ok": true, "records": 5, "error": null},
+            "docker": {"ok": true, "since": null, "error": null},
+            "index": {"ok": true, "records": 5, "since": null, "error": null},
             "unreadable_containers": [],
         })
     );
@@ -567,11 +567,28 @@ async fn healthz_is_503_degraded_and_names_the_part_that_is_down() {
         .metrics
         .docker_up
         .store(false, Ordering::Relaxed);
+    let before = crate::timefmt::now_ns();
+    let metrics = &fixture.state.metrics;
+    metrics
+        .docker_outage
+        .begin("cannot list containers: refused".into());
+    metrics
+        .docker_outage
+        .begin("cannot list containers: gone".into());
     let (status, body) = fixture.get("/healthz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "degraded");
-    assert_eq!(body["docker"], json!({"ok": false}));
+    assert_eq!(body["docker"]["ok"], false);
+    // Since the first failure, with the latest reason.
+    assert_eq!(body["docker"]["error"], "cannot list containers: gone");
+    let since = body["docker"]["since"].as_str().expect("since");
+    let since = crate::timefmt::parse_rfc3339_ns(since).expect("RFC 3339");
+    assert!(
+        since >= before && since <= crate::timefmt::now_ns(),
+        "{body}"
+    );
     assert_eq!(body["index"]["ok"], true);
+    assert_eq!(body["index"]["since"], Value::Null);
 
     fixture
         .state
@@ -583,11 +600,20 @@ async fn healthz_is_503_degraded_and_names_the_part_that_is_down() {
         .metrics
         .index_ok
         .store(false, Ordering::Relaxed);
+    metrics.docker_outage.end();
+    metrics
+        .index_outage
+        .begin("commits fail (the disk is full)".into());
     let (status, body) = fixture.get("/healthz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "degraded");
-    assert_eq!(body["docker"], json!({"ok": true}));
+    assert_eq!(
+        body["docker"],
+        json!({"ok": true, "since": null, "error": null})
+    );
     assert_eq!(body["index"]["ok"], false);
+    assert_eq!(body["index"]["error"], "commits fail (the disk is full)");
+    assert!(body["index"]["since"].is_string(), "{body}");
 }
 
 #[tokio::test]

@@ -264,12 +264,16 @@ impl Indexer {
                     "the index cannot be written"
                 };
                 tracing::error!(error = %e, "index commit failed ({why}): ingest pauses, Docker keeps the lines; retrying");
+                self.metrics
+                    .index_outage
+                    .begin(format!("commits fail ({why}): {e}; ingest paused"));
             }
             Metrics::add(&self.metrics.commit_errors, 1);
             self.metrics.index_ok.store(false, Ordering::Relaxed);
             return false;
         }
         self.metrics.index_ok.store(true, Ordering::Relaxed);
+        self.metrics.index_outage.end();
         Metrics::add(&self.metrics.commits, 1);
         // Committed: the records are safe even if the readers cannot see
         // them yet (rolling back now would add them twice). The live seam

@@ -118,6 +118,7 @@ impl DockerSource {
                         self.track(&id, &name, &mut tasks);
                     }
                     self.metrics.docker_up.store(true, Ordering::Relaxed);
+                    self.metrics.docker_outage.end();
                     backoff = Duration::from_millis(200);
                     if logged_down {
                         tracing::info!("Docker engine reachable again");
@@ -126,6 +127,9 @@ impl DockerSource {
                 }
                 Err(e) => {
                     self.metrics.docker_up.store(false, Ordering::Relaxed);
+                    self.metrics
+                        .docker_outage
+                        .begin(format!("cannot list containers: {e}"));
                     if !logged_down {
                         tracing::warn!(error = %e, "cannot list containers; retrying with backoff");
                         logged_down = true;
@@ -154,7 +158,8 @@ impl DockerSource {
                 }
                 while tasks.try_join_next().is_some() {}
             }
-            self.metrics.docker_up.store(false, Ordering::Relaxed);
+            // Not down yet: the list that follows says whether the engine
+            // answers (a dropped stream alone flipped `/healthz` for 200 ms).
             Metrics::add(&self.metrics.docker_reconnects, 1);
             tokio::time::sleep(backoff).await;
         }

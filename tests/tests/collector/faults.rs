@@ -23,10 +23,20 @@ fn start_behind(proxy: &SockProxy, dir: &std::path::Path, read_path: &[&str]) ->
     Collector::start_with(dir, &args)
 }
 
-/// `docker.ok` and the HTTP status of `/healthz`.
+/// `docker.ok` and the HTTP status of `/healthz`; while the engine is
+/// down, the body must also say since when and why.
 fn docker_health(collector: &Collector) -> (bool, u16) {
     let (status, body) = collector.get("/healthz");
-    (body["docker"]["ok"] == true, status)
+    let ok = body["docker"]["ok"] == true;
+    if !ok {
+        let docker = &body["docker"];
+        assert!(docker["since"].is_string(), "no since: {body}");
+        assert!(
+            docker["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "no reason: {body}"
+        );
+    }
+    (ok, status)
 }
 
 #[test]

@@ -137,7 +137,10 @@ fn a_full_disk_pauses_ingest_and_loses_no_line_when_space_returns() {
         let (_, health) = collector.get("/healthz");
         (health["index"]["ok"] == false).then_some(health)
     });
-    assert!(degraded.is_some(), "the index never reported the full disk");
+    let degraded = degraded.expect("the index never reported the full disk");
+    assert!(degraded["index"]["since"].is_string(), "{degraded}");
+    let error = degraded["index"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("the disk is full"), "{degraded}");
     let stderr = std::fs::read_to_string(collector.stderr_path()).unwrap_or_default();
     assert!(stderr.contains("the disk is full"), "{stderr}");
     let before = collector.total(&by_container(&container));
@@ -145,7 +148,10 @@ fn a_full_disk_pauses_ingest_and_loses_no_line_when_space_returns() {
 
     let status = collector.terminate();
     let stderr = std::fs::read_to_string(collector.stderr_path()).unwrap_or_default();
-    assert!(status.success(), "SIGTERM on a full disk: {status}\n{stderr}");
+    assert!(
+        status.success(),
+        "SIGTERM on a full disk: {status}\n{stderr}"
+    );
     assert!(
         stderr.contains("the next start reads these lines again"),
         "{stderr}"
@@ -155,7 +161,10 @@ fn a_full_disk_pauses_ingest_and_loses_no_line_when_space_returns() {
         let (_, health) = collector.get("/healthz");
         (health["index"]["ok"] == false).then_some(())
     });
-    assert!(degraded.is_some(), "restarted on a full disk, the index says it is fine");
+    assert!(
+        degraded.is_some(),
+        "restarted on a full disk, the index says it is fine"
+    );
 
     disk.resize("256m");
     let filter = by_container(&container);
