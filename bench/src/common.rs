@@ -97,6 +97,26 @@ pub fn count(collector: &Collector, query: &str) -> Option<u64> {
     response.json["total"].as_u64()
 }
 
+/// Waits (at most 60 s) until the collector has stopped reading: a fresh
+/// data dir starts the host's other containers from the beginning of their
+/// logs, which is no time to measure anything. Done when
+/// `wakeline_lines_ingested_total` holds still for 2 s.
+pub fn wait_caught_up(collector: &Collector) {
+    let mut last = -1.0;
+    let mut still = 0;
+    let settled = poll(Duration::from_secs(60), || {
+        std::thread::sleep(Duration::from_millis(500));
+        let text = collector.request("/metrics", None).body;
+        let now: f64 = wakeline_e2e::metric(&text, "wakeline_lines_ingested_total").unwrap_or(0.0);
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
+        (still >= 4).then_some(())
+    });
+    if settled.is_none() {
+        println!("  (the collector was still reading after 60 s)");
+    }
+}
+
 /// Starts one container per spec (`docker run -d`, one after the other).
 pub fn run_containers(specs: Vec<ContainerSpec>) -> Vec<Container> {
     specs.iter().map(ContainerSpec::run).collect()

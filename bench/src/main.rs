@@ -14,6 +14,13 @@
 //! Every run ends with issue 19's table as Markdown: each measure's figure beside
 //! its baseline from the same run and its goal.
 //!
+//! `… -- search10m [--lines N]`: 10,000,000 lines indexed in process, then the
+//! release binary asked through HTTP, beside an index of a tenth of them and
+//! `grep`; `… -- many [--containers N]`: the collector at rest following 500
+//! idle containers, beside itself with none; `… -- middleware`: the
+//! middleware crate's overhead benchmark, read into the table. All three are
+//! part of `all`.
+//!
 //! `… -- ui [--rate N] [--seconds N]`: the browser UI's live page in headless
 //! Chromium (5,000 lines/s for 60 s unless told; not part of `all`, since it needs
 //! `chromium` and `chromedriver`).
@@ -31,10 +38,15 @@
 
 mod clients;
 mod common;
+mod http1;
 mod ingest;
 mod live;
+mod loglines;
+mod many;
+mod middleware;
 mod pipeline;
 mod search;
+mod search10m;
 mod stalls;
 mod summary;
 mod ui;
@@ -59,6 +71,12 @@ struct Plan {
     ui: bool,
     /// Lines fed to the in-process pipeline benchmark (0: not run).
     pipeline_lines: u64,
+    /// Lines of the large index of `search10m` (0: not run).
+    search10m_lines: u64,
+    /// Containers `many` starts (0: not run).
+    many_containers: usize,
+    /// Run the middleware crate's overhead benchmark.
+    middleware: bool,
     /// The ui run's load (its own defaults: `--rate` and `--seconds` when given).
     ui_load: ui::Options,
     /// Sizes divided by ten: a smoke run of the benchmark itself, not a measurement.
@@ -70,9 +88,10 @@ struct Plan {
     collector: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: wakeline-bench <ingest|search|live|pipeline|smoke|ui|all> [--quick] \
+const USAGE: &str = "usage: wakeline-bench \
+     <ingest|search|live|pipeline|search10m|many|middleware|smoke|ui|all> [--quick] \
      [--readers N] [--stalled N] [--rate LINES_PER_SEC] [--seconds N] [--lines N] \
-     [--collector PATH]";
+     [--containers N] [--collector PATH]";
 
 /// Lines the pipeline benchmark feeds unless told (`--lines`).
 const PIPELINE_LINES: u64 = 1_000_000;
@@ -86,7 +105,8 @@ fn plan(args: &[String]) -> Result<Plan, String> {
     let mut load = live::Load::default();
     let mut collector = None;
     let mut ui_load = ui::Options::default();
-    let mut pipeline_lines = PIPELINE_LINES;
+    let mut lines = None;
+    let mut containers = many::CONTAINERS;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -112,9 +132,17 @@ fn plan(args: &[String]) -> Result<Plan, String> {
             }
             "--lines" => {
                 let value = args.next().and_then(|v| v.parse::<u64>().ok());
-                pipeline_lines = value
+                lines = Some(
+                    value
+                        .filter(|&n| n > 0)
+                        .ok_or("expected a number of lines after --lines")?,
+                );
+            }
+            "--containers" => {
+                let value = args.next().and_then(|v| v.parse::<usize>().ok());
+                containers = value
                     .filter(|&n| n > 0)
-                    .ok_or("expected a number of lines after --lines")?;
+                    .ok_or("expected a number of containers after --containers")?;
             }
             "--collector" => {
                 let path = args.next().ok_or("expected a path after --collector")?;
@@ -124,7 +152,8 @@ fn plan(args: &[String]) -> Result<Plan, String> {
                 }
                 collector = Some(path);
             }
-            "ingest" | "search" | "live" | "pipeline" | "smoke" | "ui" | "all"
+            "ingest" | "search" | "live" | "pipeline" | "search10m" | "many" | "middleware"
+            | "smoke" | "ui" | "all"
                 if which.is_none() =>
             {
                 which = Some(arg.clone())
@@ -144,10 +173,22 @@ fn plan(args: &[String]) -> Result<Plan, String> {
         live: matches!(which.as_str(), "live" | "all"),
         ui: which == "ui",
         pipeline_lines: match which.as_str() {
-            "pipeline" | "all" => pipeline_lines,
+            "pipeline" => lines.unwrap_or(PIPELINE_LINES),
+            "all" => PIPELINE_LINES,
             "smoke" => SMOKE_LINES,
             _ => 0,
         },
+        search10m_lines: match which.as_str() {
+            "search10m" => lines.unwrap_or(search10m::LINES),
+            "all" => search10m::LINES,
+            "smoke" => SMOKE_LINES,
+            _ => 0,
+        },
+        many_containers: match which.as_str() {
+            "many" | "all" => containers,
+            _ => 0,
+        },
+        middleware: matches!(which.as_str(), "middleware" | "all"),
         ui_load,
         quick,
         load,
@@ -170,10 +211,21 @@ fn main() -> ExitCode {
         }
     };
     let mut summary = Summary::default();
-    if plan.pipeline_lines > 0 && !(plan.ingest || plan.live || plan.ui) {
+    let in_process_only = !(plan.ingest || plan.live || plan.ui || plan.many_containers > 0);
+    if in_process_only && plan.middleware && plan.pipeline_lines == 0 {
+        common::print_header(None, plan.quick);
+        add_middleware(&mut summary, &middleware::run(plan.quick));
+        print_summary(&summary);
+        return ExitCode::SUCCESS;
+    }
+    if plan.pipeline_lines > 0 && in_process_only {
+        // smoke: no Docker, no collector binary.
         common::print_header(None, plan.quick);
         let run = pipeline::run(plan.pipeline_lines / scale(&plan), true);
         add_pipeline(&mut summary, &run);
+        if plan.search10m_lines > 0 {
+            search10m::smoke(plan.search10m_lines);
+        }
         print_summary(&summary);
         return ExitCode::SUCCESS;
     }
@@ -188,8 +240,10 @@ fn main() -> ExitCode {
         add_pipeline(&mut summary, &run);
     }
     // Built (and imported) before anything is timed.
-    let image = wakeline_e2e::emit_image();
-    println!("emit image: {image}\n");
+    if plan.ingest || plan.live || plan.ui || plan.many_containers > 0 {
+        let image = wakeline_e2e::emit_image();
+        println!("emit image: {image}\n");
+    }
 
     if plan.ingest {
         let run = ingest::run(&binary, scale(&plan));
@@ -203,6 +257,21 @@ fn main() -> ExitCode {
     if plan.live {
         let figures = live::run(&binary, scale(&plan), plan.load);
         add_live(&mut summary, &figures, plan.load.rate);
+    }
+    if plan.search10m_lines > 0 {
+        let figures = search10m::run(&binary, plan.search10m_lines / scale(&plan));
+        add_search10m(&mut summary, &figures);
+    }
+    if plan.many_containers > 0 {
+        let figures = many::run(
+            &binary,
+            plan.many_containers / scale(&plan) as usize,
+            many::REST_SECS / scale(&plan),
+        );
+        add_many(&mut summary, &figures);
+    }
+    if plan.middleware {
+        add_middleware(&mut summary, &middleware::run(plan.quick));
     }
     if plan.ui {
         let mut load = plan.ui_load;
@@ -329,6 +398,137 @@ fn add_search(summary: &mut Summary, ingest: &ingest::IngestFigures, f: &search:
     );
 }
 
+fn add_search10m(summary: &mut Summary, f: &search10m::Search10mFigures) {
+    let (big, small) = (thousands(f.lines), thousands(f.small_lines));
+    let load = f.load.map_or(String::new(), |l| format!(", load {l:.1}"));
+    let grep = |name: &str| {
+        f.grep(name).map_or(String::new(), |(ms, _)| {
+            format!("; `grep -F -c` of the text: {ms:.0} ms")
+        })
+    };
+    let row = |summary: &mut Summary, name: &str, measure: String, goal: &'static str| {
+        let Some((_, a, b)) = f.answer(name) else {
+            return;
+        };
+        summary.add(
+            measure,
+            format!("p50 {:.2} ms, p99 {:.2} ms{load}", a.p(50.0), a.p(99.0)),
+            format!(
+                "{small} lines: p50 {:.2} ms, p99 {:.2} ms{}",
+                b.p(50.0),
+                b.p(99.0),
+                grep(name)
+            ),
+            goal,
+        );
+    };
+    row(
+        summary,
+        "request",
+        format!("`/api/requests/{{id}}` at {big} lines, through HTTP"),
+        goal::SEARCH_REQUEST,
+    );
+    row(
+        summary,
+        "rare term",
+        format!("a term (`q=timeout`, 1 line in 200) at {big} lines"),
+        goal::SEARCH_TERM,
+    );
+    row(
+        summary,
+        "frequent term",
+        format!("a frequent term (`q=finished`, 1 line in 7) at {big} lines"),
+        goal::SEARCH_TERM,
+    );
+    row(
+        summary,
+        "phrase",
+        format!("a phrase (`q=\"connection reset by peer\"`) at {big} lines"),
+        goal::SEARCH_TERM,
+    );
+    row(
+        summary,
+        "1 h range",
+        format!("a 1 h time range (of 24 h) at {big} lines"),
+        goal::SEARCH_TERM,
+    );
+    row(
+        summary,
+        "histogram, everything",
+        format!("`/api/histogram` over everything (120 buckets) at {big} lines"),
+        goal::HISTOGRAM,
+    );
+    summary.add(
+        format!("one retention pass at {big} lines (in process)"),
+        format!(
+            "{:.1} ms, of which the oldest record's top-1 sort {:.1} ms",
+            f.retention.0.pass_ms, f.retention.0.oldest_ms
+        ),
+        format!(
+            "{small} lines: {:.1} ms ({:.1} ms)",
+            f.retention.1.pass_ms, f.retention.1.oldest_ms
+        ),
+        goal::REPORT_ONLY,
+    );
+}
+
+fn add_many(summary: &mut Summary, f: &many::ManyFigures) {
+    let load = |r: &many::Rest| r.load.map_or(String::new(), |l| format!(", load {l:.1}"));
+    summary.add(
+        format!(
+            "RSS at rest following {} mostly idle containers",
+            f.containers
+        ),
+        format!(
+            "{}{} (peak while they started: {})",
+            mib(f.many.max_rss_kib),
+            load(&f.many),
+            mib(f.peak_kib)
+        ),
+        format!("no extra containers: {}", mib(f.idle.max_rss_kib)),
+        goal::MANY_RSS,
+    );
+    summary.add(
+        format!(
+            "CPU at rest following {} containers, over {:.0} s",
+            f.containers, f.many.secs
+        ),
+        format!("{:.2}% of a core{}", f.many.cpu_pct(), load(&f.many)),
+        format!(
+            "no extra containers: {:.2}%{}",
+            f.idle.cpu_pct(),
+            load(&f.idle)
+        ),
+        goal::MANY_CPU,
+    );
+}
+
+fn add_middleware(summary: &mut Summary, f: &middleware::MiddlewareFigures) {
+    let (Some(bare), Some(on)) = (f.variant(middleware::BARE), f.variant(middleware::LINES_ON))
+    else {
+        summary.add(
+            "middleware, request lines on, over bare axum",
+            "- (no side-by-side lines read)",
+            "-",
+            goal::MIDDLEWARE,
+        );
+        return;
+    };
+    summary.add(
+        "middleware with its JSON request lines on, per request, over bare axum",
+        format!(
+            "+{:.3} µs (best round; median round +{:.3} µs)",
+            on.best_us - bare.best_us,
+            on.median_us - bare.median_us
+        ),
+        format!(
+            "bare axum: {:.3} µs best, {:.3} µs median",
+            bare.best_us, bare.median_us
+        ),
+        goal::MIDDLEWARE,
+    );
+}
+
 fn add_live(summary: &mut Summary, f: &live::LiveFigures, rate: u64) {
     let ms = |ns: Option<i64>| ns.map_or("-".into(), |ns| format!("{:.1} ms", ns as f64 / 1e6));
     let steal = f.steal_pct.map_or("-".into(), |s| format!("{s:.1}%"));
@@ -417,6 +617,16 @@ mod tests {
         assert_eq!(p.pipeline_lines, 0);
         let p = plan(&args(&["ui"])).expect("valid");
         assert_eq!((p.ui_load.rate, p.ui_load.seconds), (5000, 60));
+        let p = plan(&args(&["search10m", "--lines", "50000"])).expect("valid");
+        assert_eq!((p.search10m_lines, p.pipeline_lines), (50_000, 0));
+        assert!(!p.ingest && !p.middleware && p.many_containers == 0);
+        let p = plan(&args(&["many", "--containers", "20"])).expect("valid");
+        assert_eq!(p.many_containers, 20);
+        let p = plan(&args(&["all"])).expect("valid");
+        assert!(p.middleware && p.many_containers == 500);
+        assert_eq!(p.search10m_lines, 10_000_000);
+        let p = plan(&args(&["smoke"])).expect("valid");
+        assert!(p.search10m_lines > 0 && !p.middleware && p.many_containers == 0);
         assert!(plan(&args(&["ui", "--seconds", "0"])).is_err());
     }
 

@@ -139,6 +139,28 @@ pub fn run(lines: u64, print_breakdown: bool) -> PipelineRun {
 /// Runs the stages as `main.rs` wires them and feeds them `lines` lines;
 /// returns the log text's bytes (with newlines, as a log file holds them).
 fn feed(dir: &Path, tag: &str, lines: u64) -> u64 {
+    let metas: Vec<_> = (0..CONTAINERS).map(meta).collect();
+    // 1 µs apart, like a fast writer's lines.
+    let first_ts = 1_800_000_000_000_000_000_i64;
+    feed_with(dir, &metas, lines, |i| {
+        let c = i % CONTAINERS;
+        let text = line(tag, c, i / CONTAINERS);
+        (c as usize, first_ts + i as i64 * 1000, text)
+    })
+}
+
+/// Runs the stages as `main.rs` wires them, with retention off, and feeds
+/// them `lines` lines from `next` (line `i` → its container's index in
+/// `metas`, its Docker timestamp and its text), in order; the index is
+/// committed as the collector commits it (its payload holds the ledger and
+/// the container table), so the real binary can open the data dir. Returns
+/// the log text's bytes (with newlines, as a log file holds them).
+pub fn feed_with(
+    dir: &Path,
+    metas: &[Arc<ContainerMeta>],
+    lines: u64,
+    mut next: impl FnMut(u64) -> (usize, i64, String),
+) -> u64 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -175,21 +197,17 @@ fn feed(dir: &Path, tag: &str, lines: u64) -> u64 {
     };
     let (records, receiver) = mpsc::channel(INGEST_CHANNEL);
     let sequencer = runtime.spawn(sequencer.run(receiver, batches));
-    let metas: Vec<_> = (0..CONTAINERS).map(meta).collect();
     let mut text_bytes = 0;
-    // 1 µs apart, like a fast writer's lines.
-    let first_ts = 1_800_000_000_000_000_000_i64;
     for i in 0..lines {
-        let c = i % CONTAINERS;
-        let text = line(tag, c, i / CONTAINERS);
+        let (c, ts_ns, text) = next(i);
         text_bytes += text.len() as u64 + 1;
         let line = Line {
             stream: Stream::Stdout,
-            ts_ns: first_ts + i as i64 * 1000,
+            ts_ns,
             bytes: text.into_bytes(),
             truncated: false,
         };
-        let record = parse_line(line, Arc::clone(&metas[c as usize]));
+        let record = parse_line(line, Arc::clone(&metas[c]));
         records
             .blocking_send(record)
             .expect("the sequencer takes records");
@@ -203,7 +221,7 @@ fn feed(dir: &Path, tag: &str, lines: u64) -> u64 {
 
 /// Deletes the files of segments merged away (the collector does at its next
 /// commit), so that the directory's size is the index's.
-fn collect_garbage(dir: &Path) {
+pub fn collect_garbage(dir: &Path) {
     let (index, _) = LogIndex::open(dir).expect("reopen the index");
     let writer: tantivy::IndexWriter = index
         .tantivy()
@@ -216,7 +234,7 @@ fn collect_garbage(dir: &Path) {
 
 /// Where the bytes of the index go, per component and field (tantivy's own
 /// accounting of the live segments).
-fn breakdown(dir: &Path, text_bytes: u64) {
+pub fn breakdown(dir: &Path, text_bytes: u64) {
     let (index, _) = LogIndex::open(dir).expect("reopen the index");
     let usage = match index.searcher().space_usage() {
         Ok(usage) => usage,

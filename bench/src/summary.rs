@@ -71,6 +71,11 @@ pub mod goal {
     pub const LIVE: &str = "p99 < 50 ms, 3 runs out of 3";
     pub const SEARCH_REQUEST: &str = "p50 < 1 ms, p99 < 5 ms (at 10 M lines)";
     pub const SEARCH_TERM: &str = "p99 < 20 ms (at 10 M lines)";
+    pub const HISTOGRAM: &str = "< 100 ms (at 10 M lines)";
+    pub const REPORT_ONLY: &str = "– (reported, no goal)";
+    pub const MANY_RSS: &str = "< 60 MB RSS";
+    pub const MANY_CPU: &str = "< 1% of a core at rest";
+    pub const MIDDLEWARE: &str = "≤ 1 µs over bare axum";
 }
 
 pub fn mib(kib: u64) -> String {
