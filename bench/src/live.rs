@@ -21,6 +21,7 @@ use crate::common::{
     CpuSample, count, fresh_data_dir, memory_kib, percentile, print_stderr_summary, print_table,
     run_containers, run_tag, secs_since, start_collector, thousands, watch_exits,
 };
+use crate::filetail;
 use crate::stalls::{self, Stalls};
 
 const WRITERS: u64 = 4;
@@ -77,6 +78,11 @@ struct Outcome {
     live_dropped: Option<f64>,
     /// p50 and p99 bucket bounds of `wakeline_read_delay_seconds`, in s.
     read_delay: Option<(String, String)>,
+    /// p50 and p99 of `wakeline_read_delay_seconds`, interpolated in the
+    /// buckets as Prometheus's `histogram_quantile` does, in ns.
+    published: Option<(i64, i64)>,
+    /// Docker `ts` → line readable in its log file (`filetail`), in ns, sorted.
+    in_file_ns: Vec<i64>,
     /// CPU seconds from the first `docker run` until all is searchable.
     cpu: CpuSample,
     stalls: Stalls,
@@ -101,6 +107,40 @@ fn read_delay(metrics: &str) -> Option<(String, String)> {
             .map(|(le, _)| le.clone())
     };
     Some((within(0.5)?, within(0.99)?))
+}
+
+/// The `q` quantile (0–1) of `wakeline_read_delay_seconds`, interpolated
+/// linearly within its bucket (as `histogram_quantile` does), in ns.
+fn read_delay_quantile(metrics: &str, q: f64) -> Option<i64> {
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("wakeline_read_delay_seconds_bucket{le=\"")?;
+            let (le, count) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let (mut lower, mut below) = (0.0, 0.0);
+    for (le, cumulative) in buckets {
+        if cumulative >= rank {
+            // Past the last finite bound, the bound itself (as Prometheus).
+            let upper = if le.is_finite() { le } else { lower };
+            let share = (rank - below) / (cumulative - below).max(1.0);
+            return Some(((lower + (upper - lower) * share) * 1e9) as i64);
+        }
+        (lower, below) = (le, cumulative);
+    }
+    None
 }
 
 fn one_run(binary: &Path, scale: u64, load: Load) -> Outcome {
@@ -166,6 +206,11 @@ fn one_run(binary: &Path, scale: u64, load: Load) -> Outcome {
     let cpu_start = CpuSample::take(&collector);
     let started = Instant::now();
     let containers = run_containers(specs);
+    let tail_stop = Arc::new(AtomicBool::new(false));
+    let tail = filetail::spawn(
+        containers.iter().map(|c| c.id.clone()).collect(),
+        tail_stop.clone(),
+    );
     let query = format!("q=project:{tag}");
     let exits = watch_exits(&containers);
     let mut last = 0;
@@ -190,6 +235,9 @@ fn one_run(binary: &Path, scale: u64, load: Load) -> Outcome {
         Err(e) => panic!("{e}"),
     };
     let cpu = CpuSample::take(&collector).since(cpu_start);
+    tail_stop.store(true, Ordering::Relaxed);
+    let mut in_file_ns = tail.join().expect("the log file reader panicked");
+    in_file_ns.sort_unstable();
     assert!(
         reached.is_some(),
         "wakeline indexed {last} of {expected} lines within {RUN_DEADLINE:?}\n{}",
@@ -217,6 +265,9 @@ fn one_run(binary: &Path, scale: u64, load: Load) -> Outcome {
         peak_rss_kib: collector.pid().and_then(memory_kib).map(|(peak, _)| peak),
         live_dropped: metric(&final_metrics, "wakeline_live_dropped_total"),
         read_delay: read_delay(&final_metrics),
+        published: read_delay_quantile(&final_metrics, 0.5)
+            .zip(read_delay_quantile(&final_metrics, 0.99)),
+        in_file_ns,
         cpu,
         stalls,
     };
@@ -245,6 +296,19 @@ pub struct LiveFigures {
     pub peak_kib: (Option<u64>, Option<u64>),
     /// The host's CPU steal over the loaded run, in percent.
     pub steal_pct: Option<f64>,
+    /// The host's load average (1 min) before and after the loaded run.
+    pub load: (Option<f64>, Option<f64>),
+    /// Where the loaded run's latency accrued: p50 and p99 in ns of Docker
+    /// `ts` → in the log file, → published to the hub, → frame received.
+    pub stages: Stages,
+}
+
+/// p50 and p99 (ns) of each point a line passes, from its Docker `ts`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stages {
+    pub in_file: Option<(i64, i64)>,
+    pub published: Option<(i64, i64)>,
+    pub frame: Option<(i64, i64)>,
 }
 
 pub fn run(binary: &Path, scale: u64, load: Load) -> LiveFigures {
@@ -267,13 +331,19 @@ pub fn run(binary: &Path, scale: u64, load: Load) -> LiveFigures {
     };
     let baseline = one_run(binary, scale, none);
     let steal_start = crate::common::HostCpu::take();
+    let load_start = crate::common::load_average();
     let loaded = one_run(binary, scale, load);
     let steal_pct =
         crate::common::StealSince::steal_pct_since(crate::common::HostCpu::take(), steal_start);
+    let load_end = crate::common::load_average();
     let (p50_ns, p99_ns) = print_report(&baseline, &loaded, load);
-    if let Some(steal) = steal_pct {
-        println!("  host CPU steal during the run with clients: {steal:.1}%");
-    }
+    let stages = print_stages(&baseline, &loaded, (p50_ns, p99_ns));
+    println!(
+        "  host during the run with clients: CPU steal {}, load average {} before, {} after",
+        steal_pct.map_or("-".into(), |s| format!("{s:.1}%")),
+        load_start.map_or("-".into(), |l| format!("{l:.1}")),
+        load_end.map_or("-".into(), |l| format!("{l:.1}")),
+    );
     LiveFigures {
         lines: baseline.expected,
         p50_ns,
@@ -285,7 +355,55 @@ pub fn run(binary: &Path, scale: u64, load: Load) -> LiveFigures {
         cpu_no_clients: (baseline.cpu.collector, baseline.cpu.dockerd),
         peak_kib: (baseline.peak_rss_kib, loaded.peak_rss_kib),
         steal_pct,
+        load: (load_start, load_end),
+        stages,
     }
+}
+
+/// Prints where the latency accrued, for both runs; returns the loaded run's.
+fn print_stages(baseline: &Outcome, loaded: &Outcome, frame: (Option<i64>, Option<i64>)) -> Stages {
+    let in_file =
+        |o: &Outcome| percentile(&o.in_file_ns, 50.0).zip(percentile(&o.in_file_ns, 99.0));
+    let stages = Stages {
+        in_file: in_file(loaded),
+        published: loaded.published,
+        frame: frame.0.zip(frame.1),
+    };
+    let pair = |v: Option<(i64, i64)>| match v {
+        Some((p50, p99)) => vec![ms(Some(p50)), ms(Some(p99))],
+        None => vec!["-".into(), "-".into()],
+    };
+    let row = |name: &str, base: Option<(i64, i64)>, with: Option<(i64, i64)>| {
+        let mut row = vec![name.to_string()];
+        row.extend(pair(base));
+        row.extend(pair(with));
+        row
+    };
+    print_table(
+        "where write → frame latency accrues: from the line's Docker ts to each point, ms \
+         (percentiles of each point; a stage's share is the difference of two points)",
+        &[
+            "point reached",
+            "no clients p50",
+            "p99",
+            "with clients p50",
+            "p99",
+        ],
+        &[
+            row(
+                "in its json-file log (bench reads the files every 1 ms)",
+                in_file(baseline),
+                stages.in_file,
+            ),
+            row(
+                "published to the hub (collector's read-delay histogram, interpolated)",
+                baseline.published,
+                stages.published,
+            ),
+            row("frame received by a reading client", None, stages.frame),
+        ],
+    );
+    stages
 }
 
 fn ms(ns: Option<i64>) -> String {
@@ -465,4 +583,26 @@ fn print_report(baseline: &Outcome, loaded: &Outcome, load: Load) -> (Option<i64
             .map_or("-".into(), |d| thousands(d as u64))
     );
     (percentile(&all, 50.0), percentile(&all, 99.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_delay_quantiles_interpolate_within_buckets() {
+        let metrics = "wakeline_read_delay_seconds_bucket{le=\"0.001\"} 50\n\
+            wakeline_read_delay_seconds_bucket{le=\"0.005\"} 90\n\
+            wakeline_read_delay_seconds_bucket{le=\"0.01\"} 100\n\
+            wakeline_read_delay_seconds_bucket{le=\"+Inf\"} 100\n";
+        assert_eq!(read_delay_quantile(metrics, 0.5), Some(1_000_000));
+        // 70 of 100: half way from 50 to 90, so half way from 1 ms to 5 ms.
+        assert_eq!(read_delay_quantile(metrics, 0.7), Some(3_000_000));
+        assert_eq!(read_delay_quantile(metrics, 0.99), Some(9_500_000));
+        assert_eq!(read_delay_quantile("", 0.5), None);
+        assert_eq!(
+            read_delay(metrics),
+            Some(("0.001".to_string(), "0.01".to_string()))
+        );
+    }
 }

@@ -38,6 +38,7 @@
 
 mod clients;
 mod common;
+mod filetail;
 mod http1;
 mod ingest;
 mod live;
@@ -77,6 +78,8 @@ struct Plan {
     many_containers: usize,
     /// Run the middleware crate's overhead benchmark.
     middleware: bool,
+    /// Live runs back to back (`--runs`).
+    live_runs: usize,
     /// The ui run's load (its own defaults: `--rate` and `--seconds` when given).
     ui_load: ui::Options,
     /// Sizes divided by ten: a smoke run of the benchmark itself, not a measurement.
@@ -91,7 +94,7 @@ struct Plan {
 const USAGE: &str = "usage: wakeline-bench \
      <ingest|search|live|pipeline|search10m|many|middleware|smoke|ui|all> [--quick] \
      [--readers N] [--stalled N] [--rate LINES_PER_SEC] [--seconds N] [--lines N] \
-     [--containers N] [--collector PATH]";
+     [--containers N] [--runs N] [--collector PATH]";
 
 /// Lines the pipeline benchmark feeds unless told (`--lines`).
 const PIPELINE_LINES: u64 = 1_000_000;
@@ -107,6 +110,7 @@ fn plan(args: &[String]) -> Result<Plan, String> {
     let mut ui_load = ui::Options::default();
     let mut lines = None;
     let mut containers = many::CONTAINERS;
+    let mut live_runs = 1;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -137,6 +141,12 @@ fn plan(args: &[String]) -> Result<Plan, String> {
                         .filter(|&n| n > 0)
                         .ok_or("expected a number of lines after --lines")?,
                 );
+            }
+            "--runs" => {
+                let value = args.next().and_then(|v| v.parse::<usize>().ok());
+                live_runs = value
+                    .filter(|&n| (1..=10).contains(&n))
+                    .ok_or("expected 1 to 10 after --runs")?;
             }
             "--containers" => {
                 let value = args.next().and_then(|v| v.parse::<usize>().ok());
@@ -189,6 +199,7 @@ fn plan(args: &[String]) -> Result<Plan, String> {
             _ => 0,
         },
         middleware: matches!(which.as_str(), "middleware" | "all"),
+        live_runs,
         ui_load,
         quick,
         load,
@@ -255,8 +266,19 @@ fn main() -> ExitCode {
         run.report_stderr();
     }
     if plan.live {
-        let figures = live::run(&binary, scale(&plan), plan.load);
-        add_live(&mut summary, &figures, plan.load.rate);
+        for run in 1..=plan.live_runs {
+            if plan.live_runs > 1 {
+                println!("\nlive run {run} of {}", plan.live_runs);
+            }
+            let figures = live::run(&binary, scale(&plan), plan.load);
+            let label = (plan.live_runs > 1).then(|| format!("run {run} of {}: ", plan.live_runs));
+            add_live(
+                &mut summary,
+                &figures,
+                plan.load.rate,
+                label.as_deref().unwrap_or(""),
+            );
+        }
     }
     if plan.search10m_lines > 0 {
         let figures = search10m::run(&binary, plan.search10m_lines / scale(&plan));
@@ -529,19 +551,21 @@ fn add_middleware(summary: &mut Summary, f: &middleware::MiddlewareFigures) {
     );
 }
 
-fn add_live(summary: &mut Summary, f: &live::LiveFigures, rate: u64) {
+fn add_live(summary: &mut Summary, f: &live::LiveFigures, rate: u64, label: &str) {
     let ms = |ns: Option<i64>| ns.map_or("-".into(), |ns| format!("{:.1} ms", ns as f64 / 1e6));
     let steal = f.steal_pct.map_or("-".into(), |s| format!("{s:.1}%"));
-    let load = load_note();
+    let load = |l: Option<f64>| l.map_or("-".into(), |l| format!("{l:.1}"));
     summary.add(
         format!(
-            "live, {} lines/s, 15 + 5 stalled clients: write → frame",
+            "{label}live, {} lines/s, 15 + 5 stalled clients: write → frame",
             thousands(rate)
         ),
         format!(
-            "p99 {} (p50 {}), steal {steal}{load}",
+            "p99 {} (p50 {}), steal {steal}, load {} → {}",
             ms(f.p99_ns),
-            ms(f.p50_ns)
+            ms(f.p50_ns),
+            load(f.load.0),
+            load(f.load.1)
         ),
         format!(
             "collector's read delay p99 ≤ {} s with clients, ≤ {} s without",
@@ -550,10 +574,27 @@ fn add_live(summary: &mut Summary, f: &live::LiveFigures, rate: u64) {
         ),
         goal::LIVE,
     );
+    let p99 = |v: Option<(i64, i64)>| ms(v.map(|v| v.1));
+    summary.add(
+        format!("{label}live: where the p99 accrues (Docker ts → …)"),
+        format!(
+            "in the log file {} → published to the hub {} → frame received {}",
+            p99(f.stages.in_file),
+            p99(f.stages.published),
+            p99(f.stages.frame)
+        ),
+        format!(
+            "p50: {} → {} → {}",
+            ms(f.stages.in_file.map(|v| v.0)),
+            ms(f.stages.published.map(|v| v.0)),
+            ms(f.stages.frame.map(|v| v.0))
+        ),
+        goal::REPORT_ONLY,
+    );
     let (collector, dockerd) = f.cpu_no_clients;
     summary.add(
         format!(
-            "steady {} lines/s, no clients: collector CPU",
+            "{label}steady {} lines/s, no clients: collector CPU",
             thousands(rate)
         ),
         format!(
@@ -565,7 +606,7 @@ fn add_live(summary: &mut Summary, f: &live::LiveFigures, rate: u64) {
     );
     let or_dash = |kib: Option<u64>| kib.map_or("-".into(), mib);
     summary.add(
-        "peak RSS during the live run with clients",
+        format!("{label}peak RSS during the live run with clients"),
         or_dash(f.peak_kib.1),
         format!("without clients: {}", or_dash(f.peak_kib.0)),
         goal::PEAK,
