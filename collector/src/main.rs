@@ -17,6 +17,7 @@ use clap::Parser as _;
 use clap::error::ErrorKind;
 use tokio::sync::mpsc;
 
+use wakeline::api::serve::serve;
 use wakeline::api::wire::JsonErrorListener;
 use wakeline::api::{AppState, app};
 use wakeline::config::Config;
@@ -177,14 +178,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
     });
     // hyper's own answers to requests it cannot take get the API's JSON body.
     let listener = JsonErrorListener(listener);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Live feeds end themselves so the server can finish.
-            let _ = shutdown_tx.send(true);
-        })
-        .await
-        .context("server failed")?;
+    // Not axum::serve: it sets no header read timeout (see api/serve.rs).
+    serve(listener, app(state), async move {
+        shutdown_signal().await;
+        // Live feeds end themselves so the server can finish.
+        let _ = shutdown_tx.send(true);
+    })
+    .await;
 
     // Stop reading Docker: dropping the source drops every sender, so the
     // sequencer and then the indexer drain what is in flight; the indexer

@@ -13,16 +13,18 @@ mod health;
 mod live;
 pub mod params;
 mod search;
+pub mod serve;
 #[cfg(test)]
 mod tests;
 pub mod ui;
 pub mod wire;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
@@ -85,7 +87,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/session", get(auth::session))
         .route(
             "/api/login",
-            post(auth::login).layer(DefaultBodyLimit::max(auth::MAX_LOGIN_BODY)),
+            post(auth::login)
+                .layer(DefaultBodyLimit::max(auth::MAX_LOGIN_BODY))
+                .layer(middleware::from_fn(body_deadline)),
         )
         .route("/api/logout", post(auth::logout))
         .route("/healthz", get(health::healthz));
@@ -140,6 +144,27 @@ async fn json_errors(request: Request, next: Next) -> Response {
     };
     let body = axum::Json(serde_json::json!({ "error": error, "detail": detail }));
     (status, body).into_response()
+}
+
+/// How long a request body may take to arrive, from when its head did.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A route that reads a body answers 408 when the body is not all there in
+/// [`BODY_READ_TIMEOUT`]: a client trickling it, or stopping short of its
+/// `content-length`, no longer holds the request open for ever.
+async fn body_deadline(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(BODY_READ_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let detail = format!(
+                "the request body did not arrive within {} s",
+                BODY_READ_TIMEOUT.as_secs()
+            );
+            let body =
+                axum::Json(serde_json::json!({ "error": "request timeout", "detail": detail }));
+            (StatusCode::REQUEST_TIMEOUT, body).into_response()
+        }
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -1,9 +1,10 @@
 //! Hostile input: log lines written to hurt a collector (longer than any limit,
 //! never ending, NUL bytes, invalid UTF-8, terminal escapes, JSON nested 10,000
-//! deep or with 100,000 keys), requests no client should send, secrets in log
-//! lines, and the token given in a file. Each line is stored safely, the next
-//! normal line still arrives exactly once, the collector stays up, and its peak
-//! memory (VmHWM) stays under a generous bound.
+//! deep or with 100,000 keys), requests no client should send, clients that
+//! never finish a request, secrets in log lines, and the token given in a
+//! file. Each line is stored safely, the next normal line still arrives
+//! exactly once, the collector stays up, and its peak memory (VmHWM) stays
+//! under a generous bound.
 
 use super::*;
 
@@ -393,6 +394,7 @@ fn redacted_secrets_are_masked_in_search_and_live() {
             "out:login ok password=hunter2 user=bob",
             r#"out:{"msg":"calling users","authorization":"Bearer abc123def456","user":"bob"}"#,
             "out:deploy key AKIAIOSFODNN7EXAMPLE loaded",
+            r#"out:{"msg":"refreshed","token":{"kind":"refresh","value":"r3fr3sh9value"}}"#,
             "out:request 0190a5c4-9a8e-7cc2-b4a1-9f3c2a1d7e55 took 12ms",
         ],
     )
@@ -402,17 +404,20 @@ fn redacted_secrets_are_masked_in_search_and_live() {
         "login ok password=[REDACTED] user=bob",
         r#"{"msg":"calling users","authorization":"Bearer [REDACTED]","user":"bob"}"#,
         "deploy key [REDACTED] loaded",
+        r#"{"msg":"refreshed","token":[REDACTED]}"#,
         "request 0190a5c4-9a8e-7cc2-b4a1-9f3c2a1d7e55 took 12ms",
     ];
-    let hits = wait_records(&collector, &container, 4);
+    let hits = wait_records(&collector, &container, 5);
     assert_eq!(messages(&hits), expected);
     assert_eq!(
         hits[1]["fields"]["authorization"], "[REDACTED]",
         "{}",
         hits[1]
     );
+    // A secret-named key's object is masked whole.
+    assert_eq!(hits[3]["fields"]["token"], "[REDACTED]", "{}", hits[3]);
     let mut seen = Vec::new();
-    while seen.len() < 4 {
+    while seen.len() < 5 {
         let message = live
             .next(DEADLINE)
             .unwrap_or_else(|e| panic!("live feed: {e:?} after {seen:?}"));
@@ -421,7 +426,12 @@ fn redacted_secrets_are_masked_in_search_and_live() {
         }
     }
     assert_eq!(seen, expected);
-    for secret in ["hunter2", "abc123def456", "AKIAIOSFODNN7EXAMPLE"] {
+    for secret in [
+        "hunter2",
+        "abc123def456",
+        "AKIAIOSFODNN7EXAMPLE",
+        "r3fr3sh9value",
+    ] {
         assert_eq!(
             collector.total(&[
                 ("container", container.name.as_str()),
@@ -431,7 +441,7 @@ fn redacted_secrets_are_masked_in_search_and_live() {
             "{secret} is not searchable"
         );
     }
-    assert_eq!(collector.metric("wakeline_redactions_total"), 3.0);
+    assert_eq!(collector.metric("wakeline_redactions_total"), 4.0);
 }
 
 #[test]
@@ -471,4 +481,140 @@ fn the_token_can_come_from_a_file_and_allow_open_is_warned_about() {
         .collect();
     assert_eq!(warnings.len(), 2, "one warning per start:\n{stderr}");
     assert!(warnings[0].contains("every log"), "{stderr}");
+}
+
+/// Connections that each send the start of a request head, then one more
+/// header byte per connection every second, never ending it (slowloris). A
+/// thread writes the bytes and counts the connections the server closed.
+struct SlowClients {
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SlowClients {
+    fn start(port: u16, n: usize) -> SlowClients {
+        use std::io::Write;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let streams: Vec<std::net::TcpStream> = (0..n)
+            .map(|i| {
+                let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
+                    .unwrap_or_else(|e| panic!("slow connection {i}: {e}"));
+                stream
+                    .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                    .expect("the start of a head");
+                stream.set_nonblocking(true).expect("non-blocking");
+                stream
+            })
+            .collect();
+        let open = Arc::new(AtomicUsize::new(n));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (open, stop) = (Arc::clone(&open), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut streams: Vec<_> = streams.into_iter().map(Some).collect();
+                while !stop.load(Ordering::Relaxed) {
+                    for slot in &mut streams {
+                        if slot.as_mut().is_some_and(closed_by_server) {
+                            *slot = None;
+                            open.fetch_sub(1, Ordering::Relaxed);
+                        }
+                    }
+                    // The attacker's pace, not a wait for anything.
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })
+        };
+        SlowClients {
+            open,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// How many the server has not closed yet.
+    fn open(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for SlowClients {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sends one more header byte; whether the server has closed the
+/// connection (end of stream, a reset, a broken pipe).
+fn closed_by_server(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::{ErrorKind, Read, Write};
+    let mut buf = [0u8; 1024];
+    match stream.read(&mut buf) {
+        Ok(0) => return true,
+        // An answer: the end of the stream comes next.
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        Err(_) => return true,
+    }
+    match stream.write_all(b"x") {
+        Ok(()) => false,
+        Err(e) => e.kind() != ErrorKind::WouldBlock,
+    }
+}
+
+#[test]
+fn slow_clients_are_cut_off_and_others_are_still_served() {
+    let dir = data_dir();
+    let mut collector = Collector::start(dir.path());
+    let port = collector.port();
+    let slow = SlowClients::start(port, 200);
+
+    // (a) While 200 connections trickle their heads, others are answered.
+    for round in 0..10 {
+        let (status, body) = collector.get("/healthz");
+        assert_eq!(status, 200, "round {round}: {body}");
+        let (status, body) = collector.get("/api/search?q=slowloris&limit=5");
+        assert_eq!(status, 200, "round {round}: {body}");
+        assert!(body["hits"].is_array(), "{body}");
+    }
+    eprintln!(
+        "slow clients still open after the ordinary requests: {}/200",
+        slow.open()
+    );
+
+    // A body that never completes: a GET answers without reading it and
+    // closes; the login (which reads its body) answers 408 in JSON.
+    let (status, json, _) = raw_request(
+        port,
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nabc".to_vec(),
+    );
+    assert_eq!(status, 200, "{json}");
+    let (status, json, _) = raw_request(
+        port,
+        b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tok".to_vec(),
+    );
+    assert_eq!(status, 408, "{json}");
+    assert_eq!(json["error"], "request timeout", "{json}");
+
+    // (b) The server closes every slow connection (after its header read
+    // timeout, 10 s; the deadline is generous).
+    let all_closed = poll(DEADLINE, || (slow.open() == 0).then_some(()));
+    assert!(
+        all_closed.is_some(),
+        "{} of 200 slow connections still open after {DEADLINE:?}\n{}",
+        slow.open(),
+        collector.diagnostics()
+    );
+    let (status, body) = collector.get("/healthz");
+    assert_eq!(status, 200, "{body}");
+
+    // SIGTERM while slow connections are open: the collector still exits
+    // cleanly (it waits for them at most the header read timeout).
+    let _slow = SlowClients::start(port, 20);
+    let status = collector.terminate();
+    assert!(status.success(), "{status:?}\n{}", collector.diagnostics());
 }
