@@ -19,6 +19,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tantivy::collector::{Count, TopDocs};
+use tantivy::index::SegmentId;
 use tantivy::query::{Query, RangeQuery};
 use tantivy::{IndexWriter, Order, Searcher, Term};
 
@@ -39,9 +40,39 @@ pub struct Retention {
 /// What a pass needs to know of one segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentStat {
+    /// Its files on disk, deleted records included.
     pub bytes: u64,
     pub min_ts: i64,
     pub max_ts: i64,
+    /// Records stored in it, and of those not deleted: deleted records keep
+    /// their bytes until a merge rewrites the segment.
+    pub docs: u32,
+    pub live: u32,
+}
+
+impl SegmentStat {
+    /// The share of its records still live (1.0 for an empty one).
+    fn live_share(&self) -> f64 {
+        if self.docs == 0 {
+            1.0
+        } else {
+            f64::from(self.live) / f64::from(self.docs)
+        }
+    }
+
+    /// The bytes its live records take: what deleting them can free.
+    fn live_bytes(&self) -> u64 {
+        (self.bytes as f64 * self.live_share()).round() as u64
+    }
+
+    /// The oldest live record's timestamp, as far as the segment tells:
+    /// retention deletes oldest first, so its deleted records are the first
+    /// part of its time range.
+    fn live_min_ts(&self) -> i64 {
+        let span = self.max_ts.saturating_sub(self.min_ts) as f64;
+        self.min_ts
+            .saturating_add((span * (1.0 - self.live_share())).floor() as i64)
+    }
 }
 
 /// What a pass decided and saw.
@@ -76,48 +107,55 @@ impl Retention {
     /// `segments` (any order) are those given, at `now_ns`; `None` when
     /// nothing must go.
     ///
-    /// Over the size limit, the searchable segments are brought back under
-    /// nine tenths of it. The rest of the data dir — segments being written
-    /// or merged, files a merge left for deletion — is passing: it never
-    /// makes committed records go (else a burst of writes could empty the
-    /// index).
+    /// Over the size limit, the live records of the searchable segments are
+    /// brought back under nine tenths of it. Deleted records' bytes are not
+    /// counted (deleting more cannot free them: [`Retainer`] has their
+    /// segments merged), and neither is the rest of the data dir (segments
+    /// being written or merged, files a merge left for deletion, which
+    /// [`Retainer`] has collected): they never make committed records go,
+    /// else a burst of writes could empty the index.
     pub fn cutoff(&self, now_ns: i64, bytes: u64, segments: &[SegmentStat]) -> Option<i64> {
         let by_age = self
             .max_age
             .map(|age| now_ns.saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)));
-        let by_size = self.max_bytes.filter(|max| bytes > *max).and_then(|max| {
-            let held: u64 = segments.iter().map(|s| s.bytes).sum();
-            let excess = held.saturating_sub(max / 10 * 9);
-            (excess > 0)
-                .then(|| size_cutoff(excess, segments))
-                .flatten()
-        });
+        let excess = self.excess(bytes, segments);
+        let by_size = (excess > 0)
+            .then(|| size_cutoff(excess, segments))
+            .flatten();
         by_age.into_iter().chain(by_size).max()
+    }
+
+    /// The bytes of live records to delete: 0 unless the data dir is over
+    /// the limit and its live records over nine tenths of it.
+    fn excess(&self, bytes: u64, segments: &[SegmentStat]) -> u64 {
+        self.max_bytes.filter(|max| bytes > *max).map_or(0, |max| {
+            let held: u64 = segments.iter().map(SegmentStat::live_bytes).sum();
+            held.saturating_sub(max / 10 * 9)
+        })
     }
 }
 
-/// The cutoff that frees at least `excess` bytes, oldest segments first.
+/// The cutoff that frees at least `excess` bytes of live records, oldest
+/// segments first.
 fn size_cutoff(excess: u64, segments: &[SegmentStat]) -> Option<i64> {
-    let mut by_age: Vec<&SegmentStat> = segments.iter().collect();
+    let mut by_age: Vec<&SegmentStat> = segments.iter().filter(|s| s.live > 0).collect();
     by_age.sort_by_key(|s| (s.max_ts, s.min_ts));
     let mut freed = 0u64;
     for segment in by_age {
-        if freed + segment.bytes <= excess {
-            freed += segment.bytes;
+        let live = segment.live_bytes();
+        if freed + live <= excess {
+            freed += live;
             if freed == excess {
                 return Some(segment.max_ts.saturating_add(1));
             }
             continue;
         }
-        // Only part of this one: as far into its time range as the bytes
-        // still needed are into its size.
-        let share = (excess - freed) as f64 / segment.bytes.max(1) as f64;
-        let span = segment.max_ts.saturating_sub(segment.min_ts) as f64;
-        return Some(
-            segment
-                .min_ts
-                .saturating_add((span * share).ceil() as i64 + 1),
-        );
+        // Only part of this one: as far into its live time range as the
+        // bytes still needed are into its live bytes.
+        let share = (excess - freed) as f64 / live.max(1) as f64;
+        let from = segment.live_min_ts();
+        let span = segment.max_ts.saturating_sub(from) as f64;
+        return Some(from.saturating_add((span * share).ceil() as i64 + 1));
     }
     // Everything: the newest record goes too.
     segments.iter().map(|s| s.max_ts.saturating_add(1)).max()
@@ -138,19 +176,24 @@ pub fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Each searchable segment's size and time range.
-pub fn segment_stats(dir: &Path, searcher: &Searcher) -> Vec<SegmentStat> {
+/// Each searchable segment's ID, size, time range and records.
+pub fn segment_stats(dir: &Path, searcher: &Searcher) -> Vec<(SegmentId, SegmentStat)> {
     searcher
         .segment_readers()
         .iter()
         .filter_map(|reader| {
             let ts = reader.fast_fields().i64(name::TS).ok()?;
             let bytes = files_of_segment(dir, &reader.segment_id().uuid_string());
-            Some(SegmentStat {
-                bytes,
-                min_ts: ts.min_value(),
-                max_ts: ts.max_value(),
-            })
+            Some((
+                reader.segment_id(),
+                SegmentStat {
+                    bytes,
+                    min_ts: ts.min_value(),
+                    max_ts: ts.max_value(),
+                    docs: reader.max_doc(),
+                    live: reader.num_docs(),
+                },
+            ))
         })
         .collect()
 }
@@ -178,6 +221,9 @@ pub struct Retainer {
     /// The last pass found the data dir near its size limit: passes then
     /// run every second, so a burst of lines cannot overshoot it for long.
     pressing: bool,
+    /// Segments holding deleted records' bytes that the last pass wants
+    /// merged (the indexer asks tantivy, which needs its writer mutably).
+    merge: Vec<SegmentId>,
 }
 
 impl Retainer {
@@ -187,7 +233,13 @@ impl Retainer {
             data_dir,
             last_pass: None,
             pressing: false,
+            merge: Vec::new(),
         }
+    }
+
+    /// The segments the last pass found worth merging (at most once).
+    pub fn take_merge(&mut self) -> Vec<SegmentId> {
+        std::mem::take(&mut self.merge)
     }
 
     /// Runs a pass when one is due; true when it queued a deletion.
@@ -209,44 +261,107 @@ impl Retainer {
             return false;
         }
         self.last_pass = Some(Instant::now());
-        let (queued, bytes) = pass(index, &self.data_dir, &self.retention, writer, metrics);
+        let outcome = pass(index, &self.data_dir, &self.retention, writer, metrics);
         self.pressing = self
             .retention
             .max_bytes
-            .is_some_and(|max| bytes > max / 10 * 9);
-        queued
+            .is_some_and(|max| outcome.bytes > max / 10 * 9);
+        if self.pressing {
+            // What the data dir holds beyond the live records must not keep
+            // it over the limit once writes stop: files merges left behind
+            // go at tantivy's next collection (it runs after a commit or a
+            // merge, and skips a round if a reader is reloading), so one is
+            // asked for here; deleted records' bytes go when their segment
+            // is merged (tantivy's policy waits for a third deleted).
+            if outcome.bytes > outcome.segment_bytes {
+                drop(writer.garbage_collect_files());
+            }
+            let max = self.retention.max_bytes.unwrap_or(u64::MAX);
+            if outcome.segment_bytes > max {
+                self.merge = worth_merging(outcome.wasteful, outcome.segment_bytes - max / 10 * 9);
+            }
+        }
+        outcome.queued
     }
+}
+
+/// What one pass did and saw.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// A deletion was queued.
+    pub queued: bool,
+    /// The data dir's size on disk.
+    pub bytes: u64,
+    /// The searchable segments' files, deleted records included.
+    pub segment_bytes: u64,
+    /// Segments holding deleted records, with those records' bytes.
+    pub wasteful: Vec<(SegmentId, u64)>,
+}
+
+/// The segments to merge to give back `needed` bytes of deleted records,
+/// most wasteful first: rewriting a segment costs its live bytes, so no more
+/// are merged than needed.
+fn worth_merging(mut wasteful: Vec<(SegmentId, u64)>, needed: u64) -> Vec<SegmentId> {
+    wasteful.sort_by_key(|(_, waste)| std::cmp::Reverse(*waste));
+    let mut freed = 0u64;
+    wasteful
+        .into_iter()
+        .take_while(|(_, waste)| {
+            let more = freed < needed;
+            freed += waste;
+            more
+        })
+        .map(|(id, _)| id)
+        .collect()
 }
 
 /// One pass: measures, decides and queues the deletion with the records
 /// being added (durable at the next commit). Updates the size, oldest-record
-/// and deleted-records metrics. Returns whether a deletion was queued, and
-/// the data dir's size.
+/// and deleted-records metrics.
 pub fn pass(
     index: &LogIndex,
     dir: &Path,
     retention: &Retention,
     writer: &IndexWriter,
     metrics: &Metrics,
-) -> (bool, u64) {
+) -> Outcome {
     let searcher = index.searcher();
     let bytes = dir_bytes(dir);
     metrics.index_bytes.store(bytes, Ordering::Relaxed);
     let segments = segment_stats(dir, &searcher);
-    let cutoff = retention.cutoff(now_ns(), bytes, &segments);
+    let stats: Vec<SegmentStat> = segments.iter().map(|(_, s)| *s).collect();
+    let mut outcome = Outcome {
+        bytes,
+        segment_bytes: stats.iter().map(|s| s.bytes).sum(),
+        wasteful: segments
+            .iter()
+            .filter(|(_, s)| s.live < s.docs)
+            .map(|(id, s)| (*id, s.bytes - s.live_bytes()))
+            .collect(),
+        ..Outcome::default()
+    };
     let ts = index.fields().ts;
-    let mut queued = false;
-    if let Some(cutoff) = cutoff {
-        let query = before(ts, cutoff);
-        let n = count(&searcher, query.as_ref());
+    let mut cutoff = retention.cutoff(now_ns(), bytes, &stats);
+    if let Some(at) = cutoff.as_mut() {
+        let mut n = count(&searcher, before(ts, *at).as_ref());
+        if n == 0 && retention.excess(bytes, &stats) > 0 {
+            // The size estimate fell among deleted records (the live part
+            // of a segment's time range is a guess): the oldest live
+            // records go at least, so passes make progress while over.
+            let oldest = oldest_ts(&searcher, ts, i64::MIN);
+            if oldest != 0 {
+                *at = (*at).max(oldest.saturating_add(1));
+                n = count(&searcher, before(ts, *at).as_ref());
+            }
+        }
         if n > 0 {
-            match writer.delete_query(query) {
+            match writer.delete_query(before(ts, *at)) {
                 Ok(_) => {
-                    queued = true;
+                    outcome.queued = true;
                     Metrics::add(&metrics.retention_deleted, n);
                     tracing::info!(
                         records = n,
-                        before = %crate::timefmt::format_rfc3339_ns(cutoff),
+                        before = %crate::timefmt::format_rfc3339_ns(*at),
                         data_dir_bytes = bytes,
                         "deleting the oldest records (--retention, --max-disk)"
                     );
@@ -259,7 +374,7 @@ pub fn pass(
     metrics
         .oldest_record_ns
         .store(u64::try_from(oldest).unwrap_or(0), Ordering::Relaxed);
-    (queued, bytes)
+    outcome
 }
 
 /// Records stamped before `cutoff`.
@@ -301,6 +416,8 @@ mod tests {
             bytes,
             min_ts,
             max_ts,
+            docs: 100,
+            live: 100,
         }
     }
 
@@ -359,6 +476,50 @@ mod tests {
     }
 
     #[test]
+    fn deleted_records_bytes_are_not_counted_as_what_a_deletion_frees() {
+        let r = Retention {
+            max_age: None,
+            max_bytes: Some(1000),
+        };
+        // 1,200 bytes on disk, but the oldest segment (0..100) has 60 of
+        // its 100 records deleted already: its live 40 % (200 bytes, 60..100)
+        // plus 600 bytes is 800, under 900: nothing more goes (the merge
+        // gives the 300 deleted bytes back).
+        let half_gone = SegmentStat {
+            docs: 100,
+            live: 40,
+            ..seg(500, 0, 100)
+        };
+        assert_eq!(r.cutoff(0, 1200, &[half_gone, seg(600, 101, 200)]), None);
+        // 1,500 on disk, live 200 + 900 = 1,100: 200 must go, the whole live
+        // part of the old segment, so the cut is past its newest record;
+        // it was placed at 0 + 100 * 200/500 = 40 before, among records
+        // already deleted, and deleted nothing.
+        assert_eq!(
+            r.cutoff(0, 1500, &[half_gone, seg(900, 101, 200)]),
+            Some(101)
+        );
+        // 1,350, live 1,050: 150 of its live 200 bytes, 3/4 into 60..100.
+        assert_eq!(
+            r.cutoff(0, 1350, &[half_gone, seg(850, 101, 200)]),
+            Some(60 + 30 + 1)
+        );
+    }
+
+    #[test]
+    fn merges_are_asked_for_the_most_wasteful_segments_first_and_no_more() {
+        let ids: Vec<SegmentId> = (0..3).map(|_| SegmentId::generate_random()).collect();
+        let wasteful = vec![(ids[0], 50), (ids[1], 300), (ids[2], 100)];
+        assert_eq!(worth_merging(wasteful.clone(), 200), vec![ids[1]]);
+        assert_eq!(worth_merging(wasteful.clone(), 301), vec![ids[1], ids[2]]);
+        assert_eq!(
+            worth_merging(wasteful, 10_000),
+            vec![ids[1], ids[2], ids[0]]
+        );
+        assert!(worth_merging(Vec::new(), 10).is_empty());
+    }
+
+    #[test]
     fn the_later_of_the_two_cutoffs_wins() {
         let r = Retention {
             max_age: Some(Duration::from_nanos(50)),
@@ -386,8 +547,12 @@ mod tests {
             .collect();
         let (dir, index) = index_with(&records);
         let searcher = index.searcher();
-        let stats = segment_stats(dir.path(), &searcher);
+        let stats: Vec<SegmentStat> = segment_stats(dir.path(), &searcher)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
         assert_eq!(stats.len(), 1, "{stats:?}");
+        assert_eq!((stats[0].docs, stats[0].live), (50, 50));
         assert!(stats[0].bytes > 0, "{stats:?}");
         assert_eq!((stats[0].min_ts, stats[0].max_ts), (S, 50 * S));
         assert!(dir_bytes(dir.path()) >= stats[0].bytes);

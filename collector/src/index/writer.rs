@@ -185,6 +185,12 @@ impl Indexer {
             dirty |= self
                 .retention
                 .maybe_pass(&self.index, &writer, &self.metrics);
+            let wasteful = self.retention.take_merge();
+            if !wasteful.is_empty() {
+                // Runs on tantivy's merge threads; a segment already being
+                // merged makes it fail, harmlessly (the next pass asks again).
+                drop(writer.merge(&wasteful));
+            }
         }
     }
 
