@@ -80,6 +80,8 @@ struct Plan {
     middleware: bool,
     /// Live runs back to back (`--runs`).
     live_runs: usize,
+    /// Keep `search10m`'s data dirs (`--keep`), to profile on them.
+    keep: bool,
     /// The ui run's load (its own defaults: `--rate` and `--seconds` when given).
     ui_load: ui::Options,
     /// Sizes divided by ten: a smoke run of the benchmark itself, not a measurement.
@@ -94,7 +96,7 @@ struct Plan {
 const USAGE: &str = "usage: wakeline-bench \
      <ingest|search|live|pipeline|search10m|many|middleware|smoke|ui|all> [--quick] \
      [--readers N] [--stalled N] [--rate LINES_PER_SEC] [--seconds N] [--lines N] \
-     [--containers N] [--runs N] [--collector PATH]";
+     [--containers N] [--runs N] [--keep] [--collector PATH]";
 
 /// Lines the pipeline benchmark feeds unless told (`--lines`).
 const PIPELINE_LINES: u64 = 1_000_000;
@@ -111,10 +113,12 @@ fn plan(args: &[String]) -> Result<Plan, String> {
     let mut lines = None;
     let mut containers = many::CONTAINERS;
     let mut live_runs = 1;
+    let mut keep = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--keep" => keep = true,
             "--readers" | "--stalled" | "--rate" => {
                 let value = args.next().and_then(|v| v.parse::<usize>().ok());
                 let n = value.ok_or_else(|| format!("expected a number after {arg}"))?;
@@ -200,6 +204,7 @@ fn plan(args: &[String]) -> Result<Plan, String> {
         },
         middleware: matches!(which.as_str(), "middleware" | "all"),
         live_runs,
+        keep,
         ui_load,
         quick,
         load,
@@ -281,7 +286,7 @@ fn main() -> ExitCode {
         }
     }
     if plan.search10m_lines > 0 {
-        let figures = search10m::run(&binary, plan.search10m_lines / scale(&plan));
+        let figures = search10m::run(&binary, plan.search10m_lines / scale(&plan), plan.keep);
         add_search10m(&mut summary, &figures);
     }
     if plan.many_containers > 0 {

@@ -41,7 +41,7 @@ use crate::common::{
 };
 use crate::http1::{Http, encode};
 use crate::loglines::{Generator, PROJECT, SampledRequest, metas};
-use crate::pipeline::{collect_garbage, feed_with};
+use crate::pipeline::{breakdown, collect_garbage, feed_with};
 
 /// Lines unless told (`--lines`).
 pub const LINES: u64 = 10_000_000;
@@ -289,7 +289,9 @@ impl Search10mFigures {
     }
 }
 
-pub fn run(binary: &Path, lines: u64) -> Search10mFigures {
+/// Runs the benchmark; with `keep`, the two data dirs and the text file stay
+/// on disk (their paths are printed), to profile the collector on them.
+pub fn run(binary: &Path, lines: u64, keep: bool) -> Search10mFigures {
     let small_lines = (lines / SMALLER).max(1);
     println!(
         "\nsearch at {} lines: indexes built in process by the collector's stages, then the \
@@ -306,6 +308,7 @@ pub fn run(binary: &Path, lines: u64) -> Search10mFigures {
         .expect("a folder for the text file");
     let big = build(lines, last_ts, Some(text_dir.path().join("lines.log")));
     big.describe("large index");
+    breakdown(big.dir.path(), big.text_bytes);
     let small = build(small_lines, last_ts, None);
     small.describe("baseline index");
 
@@ -370,6 +373,17 @@ pub fn run(binary: &Path, lines: u64) -> Search10mFigures {
         print_stderr_summary(
             &format!("search10m ({name}) collector"),
             &collector.stderr_path(),
+        );
+    }
+    drop(collectors);
+    if keep {
+        println!(
+            "  kept: {} ({} lines), {} ({} lines), {}",
+            big.dir.keep().display(),
+            thousands(lines),
+            small.dir.keep().display(),
+            thousands(small_lines),
+            text_dir.keep().display()
         );
     }
     figures
