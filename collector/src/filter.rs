@@ -358,11 +358,10 @@ fn find<'a>(r: &'a Record, target: &Target) -> Vec<Found<'a>> {
             }
         }
         Target::Json(path) => {
-            let mut value: Option<&Value> = None;
-            let mut map = Some(&r.fields);
-            for key in path {
-                value = map.and_then(|m| m.get(key));
-                map = value.and_then(Value::as_object);
+            let mut keys = path.iter();
+            let mut value = keys.next().and_then(|key| r.fields.get(key));
+            for key in keys {
+                value = value.and_then(Value::as_object).and_then(|m| m.get(key));
             }
             match (path.is_empty(), value) {
                 (true, _) => Vec::new(),

@@ -81,8 +81,11 @@ pub fn redact_record(record: &mut Record) -> u64 {
         Some(msg) => redact_string(msg, &mut spans),
         None => 0,
     };
-    let in_fields = if in_message > 0 || escaped {
-        redact_fields(&mut record.fields, &mut spans)
+    let in_fields = if (in_message > 0 || escaped) && !record.fields.is_empty() {
+        let mut fields = std::mem::take(&mut record.fields).into_map();
+        let count = redact_fields(&mut fields, &mut spans);
+        record.fields = fields.into();
+        count
     } else {
         0
     };
@@ -772,7 +775,7 @@ mod tests {
         let line = r#"{"msg":"refresh","token":{"kind":"refresh","value":"abc","password":"p"},"auth":{"client_secret":["s1",{"s2":1}],"api_key":{}},"password":null}"#;
         let mut record = crate::index::testing::record(1, 1, "web", line);
         let count = redact_record(&mut record);
-        let fields = Value::Object(record.fields.clone());
+        let fields = Value::Object(record.fields.clone().into_map());
         assert_eq!(fields["token"], MASK, "{fields}");
         assert_eq!(fields["auth"]["client_secret"], MASK, "{fields}");
         assert_eq!(fields["auth"]["api_key"], serde_json::json!({}), "{fields}");
@@ -783,7 +786,7 @@ mod tests {
         );
         // One per masked value, the same in the line and in its fields.
         assert_eq!(count, 2);
-        let mut fields = record.fields.clone();
+        let mut fields = record.fields.clone().into_map();
         assert_eq!(
             redact_fields(&mut fields, &mut Vec::new()),
             0,
@@ -804,7 +807,7 @@ mod tests {
             assert!(!fields.contains(secret), "{secret} in {fields}");
             assert!(!record.message.contains(secret), "{}", record.message);
         }
-        let fields = Value::Object(record.fields.clone());
+        let fields = Value::Object(record.fields.clone().into_map());
         assert_eq!(fields["sessions"][MASK]["user"], "bob", "{fields}");
         // Two keys masked alike, beside one that already was: none lost.
         let keys = fields["keys"].as_object().unwrap();

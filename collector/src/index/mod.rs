@@ -17,7 +17,7 @@ pub mod writer;
 
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tantivy::collector::Count;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::AllQuery;
@@ -26,7 +26,7 @@ use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument};
 
 use crate::checkpoint::Position;
-use crate::record::{Level, Record, Stream};
+use crate::record::{Fields as RecordFields, Level, Record, Stream};
 use containers::{ContainerTable, KeyCache};
 use payload::CommitPayload;
 use schema::{Fields, build_schema};
@@ -158,7 +158,17 @@ impl LogIndex {
     pub fn to_document(&self, record: &Record, keys: &mut KeyCache) -> TantivyDocument {
         let f = &self.fields;
         let c = &record.container;
-        let mut doc = TantivyDocument::new();
+        // Serialized in place: cloning the map into a `Value` and formatting
+        // it through `Display` was a fifth of this function.
+        let fields_json = if record.fields.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&record.fields).unwrap_or_default()
+        };
+        // Sized to what it will hold: `TantivyDocument::new()` reserves 1 KiB,
+        // and the documents queued for tantivy's indexing threads (up to a
+        // commit's worth) were a quarter of the collector's peak memory.
+        let mut doc = TantivyDocument::with_capacity(document_bytes(record, &fields_json));
         doc.add_i64(f.ts, record.ts_ns);
         doc.add_u64(f.seq, record.seq);
         doc.add_u64(f.container_key, keys.key(&self.containers, c));
@@ -187,11 +197,8 @@ impl LogIndex {
         if !record.fields.is_empty() {
             // Borrowed: building an `OwnedValue` tree first copied every key
             // and value (a third of this function under callgrind).
-            doc.add_field_value(f.fields, Json::Object(&record.fields));
-            // Serialized in place: cloning the map into a `Value` and
-            // formatting it through `Display` was a fifth of this function.
-            let json = serde_json::to_string(&record.fields).unwrap_or_default();
-            doc.add_text(f.fields_json, json);
+            doc.add_field_value(f.fields, Json::Fields(&record.fields));
+            doc.add_text(f.fields_json, &fields_json);
         }
         if let Some(raw) = &record.raw {
             doc.add_bytes(f.raw, raw);
@@ -202,6 +209,8 @@ impl LogIndex {
         if record.lines > 1 {
             doc.add_u64(f.lines, u64::from(record.lines));
         }
+        // Its list of fields grew by doubling; the data is already exact.
+        doc.shrink_to_fit();
         doc
     }
 
@@ -235,7 +244,7 @@ impl LogIndex {
                 .unwrap_or(u64::MAX),
         );
         let fields = text(f.fields_json)
-            .and_then(|json| serde_json::from_str::<Map<String, Value>>(&json).ok())
+            .and_then(|json| serde_json::from_str::<RecordFields>(&json).ok())
             .unwrap_or_default();
         Record {
             ts_ns,
@@ -270,20 +279,103 @@ impl LogIndex {
     }
 }
 
+/// Bytes a record's document holds: tantivy writes each text as its
+/// length (a VInt) and bytes, each number in 8 bytes, and each JSON object or
+/// array as its members and then their 5-byte addresses.
+fn document_bytes(record: &Record, fields_json: &str) -> usize {
+    let c = &record.container;
+    let texts = [
+        Some(c.host.as_str()),
+        Some(c.id.as_str()),
+        Some(c.name.as_str()),
+        Some(c.image.as_str()),
+        Some(record.stream.as_str()),
+        c.service.as_deref(),
+        c.project.as_deref(),
+        record.level.as_ref().map(Level::as_str),
+        record.request_id.as_deref(),
+        record.trace_id.as_deref(),
+        record.span_id.as_deref(),
+        Some(record.message.as_str()),
+        record.msg.as_deref(),
+    ];
+    // ts, seq, the container key, and `lines` when the record has several.
+    let mut bytes = if record.lines > 1 { 4 * 8 } else { 3 * 8 };
+    bytes += texts
+        .iter()
+        .flatten()
+        .map(|t| leaf_bytes(t.len()))
+        .sum::<usize>();
+    if !record.fields.is_empty() {
+        bytes += leaf_bytes(fields_json.len());
+        bytes += entries_bytes(
+            record
+                .fields
+                .entries()
+                .iter()
+                .map(|(key, value)| (key.as_str(), value)),
+        );
+    }
+    if let Some(raw) = &record.raw {
+        bytes += leaf_bytes(raw.len());
+    }
+    bytes
+}
+
+/// A text or bytes value: its VInt length (7 bits a byte), then its bytes.
+fn leaf_bytes(len: usize) -> usize {
+    let bits = usize::BITS - (len | 1).leading_zeros();
+    len + bits.div_ceil(7) as usize
+}
+
+/// Addresses: a type byte and a u32.
+const ADDRESS_BYTES: usize = 5;
+
+fn entries_bytes<'a>(entries: impl ExactSizeIterator<Item = (&'a str, &'a Value)>) -> usize {
+    let addresses = 2 * ADDRESS_BYTES * entries.len();
+    let members: usize = entries
+        .map(|(key, value)| leaf_bytes(key.len()) + json_bytes(value))
+        .sum();
+    members + leaf_bytes(addresses)
+}
+
+fn json_bytes(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 0,
+        Value::Number(_) => 8,
+        Value::String(text) => leaf_bytes(text.len()),
+        Value::Array(items) => {
+            items.iter().map(json_bytes).sum::<usize>() + leaf_bytes(ADDRESS_BYTES * items.len())
+        }
+        Value::Object(map) => entries_bytes(map.iter().map(|(k, v)| (k.as_str(), v))),
+    }
+}
+
 /// A record's structured fields as tantivy reads them, borrowed, and without
 /// the RFC 3339 guessing tantivy's own `impl Value for &serde_json::Value`
 /// does (a string field must stay a string to be searchable as text).
 #[derive(Debug, Clone, Copy)]
 enum Json<'a> {
     Value(&'a Value),
-    Object(&'a Map<String, Value>),
+    Fields(&'a RecordFields),
 }
 
-type JsonEntries<'a> =
-    std::iter::Map<serde_json::map::Iter<'a>, fn((&'a String, &'a Value)) -> (&'a str, Json<'a>)>;
+/// The members of a JSON object: a record's fields, or a nested object.
+enum JsonEntries<'a> {
+    Fields(std::slice::Iter<'a, (String, Value)>),
+    Map(serde_json::map::Iter<'a>),
+}
 
-fn json_entry<'a>((key, value): (&'a String, &'a Value)) -> (&'a str, Json<'a>) {
-    (key.as_str(), Json::Value(value))
+impl<'a> Iterator for JsonEntries<'a> {
+    type Item = (&'a str, Json<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (key, value) = match self {
+            JsonEntries::Fields(entries) => entries.next().map(|(k, v)| (k, v))?,
+            JsonEntries::Map(entries) => entries.next()?,
+        };
+        Some((key.as_str(), Json::Value(value)))
+    }
 }
 
 impl<'a> tantivy::schema::Value<'a> for Json<'a> {
@@ -291,10 +383,10 @@ impl<'a> tantivy::schema::Value<'a> for Json<'a> {
     type ObjectIter = JsonEntries<'a>;
 
     fn as_value(&self) -> ReferenceValue<'a, Self> {
-        let entries =
-            |map: &'a Map<String, Value>| -> JsonEntries<'a> { map.iter().map(json_entry) };
         let value = match *self {
-            Json::Object(map) => return ReferenceValue::Object(entries(map)),
+            Json::Fields(fields) => {
+                return ReferenceValue::Object(JsonEntries::Fields(fields.entries().iter()));
+            }
             Json::Value(value) => value,
         };
         match value {
@@ -314,7 +406,7 @@ impl<'a> tantivy::schema::Value<'a> for Json<'a> {
                 let wrap: fn(&'a Value) -> Json<'a> = Json::Value;
                 ReferenceValue::Array(items.iter().map(wrap))
             }
-            Value::Object(map) => ReferenceValue::Object(entries(map)),
+            Value::Object(map) => ReferenceValue::Object(JsonEntries::Map(map.iter())),
         }
     }
 }

@@ -70,7 +70,7 @@ pub fn parse_line(line: Line, container: Arc<ContainerMeta>) -> Record {
         message,
         msg: ex.msg,
         raw,
-        fields: ex.fields,
+        fields: ex.fields.into(),
         truncated: line.truncated,
         lines: 1,
         position: crate::checkpoint::Position::default(),
