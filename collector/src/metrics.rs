@@ -25,6 +25,9 @@ pub struct Metrics {
     pub commits: AtomicU64,
     pub commit_errors: AtomicU64,
     pub docker_reconnects: AtomicU64,
+    /// Holes in containers' logs: lines Docker's rotation deleted before
+    /// they were read (each also a marker record in that container's log).
+    pub engine_losses: AtomicU64,
     /// The engine answered the last call (events stream or list).
     pub docker_up: AtomicBool,
     /// Since when, and why, the engine cannot be reached (`/healthz`).

@@ -137,6 +137,11 @@ impl Collector for Exposition {
                 &m.truncated_lines,
             ),
             (
+                "wakeline_engine_log_losses",
+                "Holes in containers' logs: lines Docker's rotation deleted before they were read (each marked by a record in that log).",
+                &m.engine_losses,
+            ),
+            (
                 "wakeline_redactions",
                 "Values that looked like secrets masked by --redact.",
                 &m.redactions,

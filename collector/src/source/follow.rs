@@ -23,14 +23,16 @@ use bollard::query_parameters::{InspectContainerOptions, LogsOptions};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::logfile::{Moved, Tail, decode};
+use super::logfile::{Moved, Tail, decode, log_start_ts};
 use super::registry::ContainerHandle;
 use super::watch::{Watch, Watcher};
 use crate::assemble::{Entry, Line, LineAssembler, split_raw_entries, split_timestamp};
 use crate::checkpoint::{Checkpoint, Position, QUIET_MARGIN_NS, Replay};
+use crate::metrics::Metrics;
 use crate::multiline::{Joiner, Taken};
+use crate::parse::parse_line;
 use crate::record::{ContainerMeta, Record, Stream};
-use crate::timefmt::now_ns;
+use crate::timefmt::{format_rfc3339_ns, now_ns};
 
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -65,6 +67,8 @@ pub struct Follower {
     pub multiline: bool,
     /// Set when `json-file` logs may be read from disk.
     pub watcher: Option<Arc<Watcher>>,
+    /// Counts the holes Docker's rotation made in a log before it was read.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Follower {
@@ -194,6 +198,17 @@ impl Follower {
             match open_file(watcher, path, self.position.from_ts_ns()) {
                 Ok((tail, watch)) => {
                     self.handle.update(|s| s.read_from = "file");
+                    // Everything the log still holds is newer than the newest
+                    // line taken: rotation deleted what came between (the
+                    // collector was down, or reading elsewhere).
+                    let newest = self.position.stdout.ts_ns.max(self.position.stderr.ts_ns);
+                    if let Some(oldest) = log_start_ts(path)
+                        && newest > 0
+                        && oldest > newest + 1
+                        && !self.report_loss(newest, oldest).await
+                    {
+                        return ReadEnd::Shutdown;
+                    }
                     return self.read_file(tail, watch).await;
                 }
                 Err(e) => {
@@ -250,9 +265,20 @@ impl Follower {
                 if rotated {
                     let moved = tail.next_file();
                     tracing::debug!(container = %self.handle.meta().name, moved = ?moved, position = ?self.position, "log file rotated");
+                    // From the oldest file left, what was taken is skipped;
+                    // lines still held (from the file just read) are kept.
                     match moved {
                         Ok(Moved::Next) => {}
-                        Ok(Moved::Restarted) => r = self.reading(),
+                        Ok(Moved::Restarted) => r.replay = Replay::new(self.position),
+                        Ok(Moved::Lost) => {
+                            if let Some(oldest) = tail.first_ts()
+                                && oldest > r.newest_read + 1
+                                && !self.report_loss(r.newest_read, oldest).await
+                            {
+                                return ReadEnd::Shutdown;
+                            }
+                            r.replay = Replay::new(self.position);
+                        }
                         Err(e) => return ReadEnd::Transient(format!("opening the log file: {e}")),
                     }
                     rotated = false;
@@ -290,6 +316,39 @@ impl Follower {
                 _ = tokio::time::sleep(RECHECK.min(r.until_due())) => {}
             }
         }
+    }
+
+    /// Sends a record that marks a hole in the log: the lines Docker wrote
+    /// after `after_ts` and before `before_ts` were deleted by its rotation
+    /// before they could be read. How many is not known (the files are
+    /// gone). The marker is stamped just before the first line left, and
+    /// both streams' checkpoints move to it, so it is sent once across
+    /// restarts. False when shutting down.
+    async fn report_loss(&mut self, after_ts: i64, before_ts: i64) -> bool {
+        let meta = self.handle.meta();
+        let (after, before) = (format_rfc3339_ns(after_ts), format_rfc3339_ns(before_ts));
+        tracing::warn!(container = %meta.name, after = %after, before = %before, "log lines lost at the engine: Docker's rotation deleted them before they were read");
+        Metrics::add(&self.metrics.engine_losses, 1);
+        let text = format!(
+            "level=warn msg=\"log lines lost at the engine: Docker's log rotation deleted them before Wakeline read them\" wakeline=lost lost_after={after} lost_before={before}"
+        );
+        let at = before_ts - 1;
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let checkpoint = self.position.get_mut(stream);
+            *checkpoint = (*checkpoint).max(Checkpoint {
+                ts_ns: at,
+                at_ts: 0,
+            });
+        }
+        let line = Line {
+            stream: Stream::Stderr,
+            ts_ns: at,
+            bytes: text.into_bytes(),
+            truncated: false,
+        };
+        let mut record = parse_line(line, meta);
+        record.position = self.position;
+        self.records.send(record).await.is_ok()
     }
 
     /// Reads the log through the API from our position until it ends or fails.

@@ -118,13 +118,33 @@ fn has_compressed(path: &Path) -> bool {
 
 /// The timestamp of a file's first entry.
 fn first_ts(path: &Path) -> Option<i64> {
-    let mut head = Vec::new();
-    File::open(path)
-        .ok()?
-        .take(LAST_ENTRY_WINDOW)
-        .read_to_end(&mut head)
-        .ok()?;
-    head.split(|b| *b == b'\n').next().and_then(entry_ts)
+    first_entry_ts(&File::open(path).ok()?)
+}
+
+/// The timestamp of the first entry of an open file (read from its start,
+/// whatever the file's offset).
+fn first_entry_ts(file: &File) -> Option<i64> {
+    use std::os::unix::fs::FileExt as _;
+    let mut head = vec![0; 64 * 1024];
+    let mut len = 0;
+    while len < head.len() {
+        match file.read_at(&mut head[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+        if head[..len].contains(&b'\n') {
+            break;
+        }
+    }
+    head[..len].split(|b| *b == b'\n').next().and_then(entry_ts)
+}
+
+/// The timestamp of the oldest entry the log still holds (its oldest
+/// file's first), if any.
+pub fn log_start_ts(path: &Path) -> Option<i64> {
+    first_ts(chain(path).first()?)
 }
 
 /// The timestamp of a file's last whole entry.
@@ -148,6 +168,10 @@ pub struct Tail {
     path: PathBuf,
     file: File,
     inode: u64,
+    /// The file written after this one, once this one has been rotated
+    /// away and its successor seen (see [`Tail::rotated`]): its inode and
+    /// first entry's timestamp (none yet if it was still empty).
+    successor: Option<(u64, Option<i64>)>,
     /// Read, not yet a whole line.
     partial: Vec<u8>,
     chunk: Vec<u8>,
@@ -162,6 +186,10 @@ pub enum Moved {
     /// could be found: reading starts again from the oldest file, and the
     /// caller must skip what it already took.
     Restarted,
+    /// The file written after the one just finished was deleted by rotation
+    /// before it could be read: its lines (and those of any file between) are
+    /// lost at the engine. Reading goes on at the oldest file left.
+    Lost,
 }
 
 impl Tail {
@@ -191,6 +219,7 @@ impl Tail {
             path: path.to_path_buf(),
             file,
             inode,
+            successor: None,
             partial: Vec::new(),
             chunk: vec![0; 64 * 1024],
         })
@@ -230,25 +259,50 @@ impl Tail {
 
     /// Whether the file being read has been rotated away (the log's path now
     /// names another file). Once it has, it is complete: read it to the end,
-    /// then call [`Tail::next_file`].
-    pub fn rotated(&self) -> bool {
-        std::fs::metadata(&self.path).is_ok_and(|m| m.ino() != self.inode)
+    /// then call [`Tail::next_file`]. Notes which file follows it, so that
+    /// a successor deleted before it is read is known as lost.
+    ///
+    /// With `max-file=1` Docker truncates the file instead (same inode): a
+    /// file shorter than what was read of it is read again from its start.
+    pub fn rotated(&mut self) -> bool {
+        if !std::fs::metadata(&self.path).is_ok_and(|m| m.ino() != self.inode) {
+            let read = (&self.file).stream_position();
+            let len = self.file.metadata().map(|m| m.len());
+            return matches!((read, len), (Ok(read), Ok(len)) if len < read);
+        }
+        if self.successor.is_none() {
+            let files = chain(&self.path);
+            let inodes = inodes(&files);
+            let own = self.first_ts();
+            self.successor = position_of(&files, &inodes, self.inode, own).and_then(|i| {
+                let inode = inodes.get(i + 1).copied().flatten()?;
+                Some((inode, first_ts(&files[i + 1])))
+            });
+        }
+        true
+    }
+
+    /// The timestamp of the first entry of the file being read.
+    pub fn first_ts(&self) -> Option<i64> {
+        first_entry_ts(&self.file)
     }
 
     /// Moves on to the file written after the one just read to its end.
     pub fn next_file(&mut self) -> io::Result<Moved> {
         let files = chain(&self.path);
-        let inodes: Vec<Option<u64>> = files
-            .iter()
-            .map(|f| std::fs::metadata(f).ok().map(|m| m.ino()))
-            .collect();
-        let successor = inodes
-            .iter()
-            .position(|ino| *ino == Some(self.inode))
-            .and_then(|i| files.get(i + 1));
-        tracing::debug!(files = ?files, inodes = ?inodes, current = self.inode, "next log file");
-        let (file, moved) = match successor {
+        let inodes = inodes(&files);
+        let next = position_of(&files, &inodes, self.inode, self.first_ts())
+            .map(|i| i + 1)
+            .or_else(|| {
+                let (inode, first) = self.successor?;
+                position_of(&files, &inodes, inode, first)
+            })
+            .and_then(|i| files.get(i));
+        tracing::debug!(files = ?files, inodes = ?inodes, current = self.inode, successor = ?self.successor, "next log file");
+        let (file, moved) = match next {
             Some(file) => (file, Moved::Next),
+            // Both gone: the successor was deleted unread.
+            None if self.successor.is_some() => (&files[0], Moved::Lost),
             None => (&files[0], Moved::Restarted),
         };
         let partial = std::mem::take(&mut self.partial);
@@ -259,6 +313,28 @@ impl Tail {
         }
         Ok(moved)
     }
+}
+
+/// The inode of each file (`None`: gone meanwhile).
+fn inodes(files: &[PathBuf]) -> Vec<Option<u64>> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).ok().map(|m| m.ino()))
+        .collect()
+}
+
+/// Where a file is in the chain: its inode, and its first entry's
+/// timestamp when known — a deleted file's inode is soon given to a new one.
+fn position_of(
+    files: &[PathBuf],
+    inodes: &[Option<u64>],
+    inode: u64,
+    first: Option<i64>,
+) -> Option<usize> {
+    inodes
+        .iter()
+        .zip(files)
+        .position(|(ino, file)| *ino == Some(inode) && (first.is_none() || first_ts(file) == first))
 }
 
 #[cfg(test)]
@@ -314,30 +390,43 @@ mod tests {
         assert_eq!(entry_ts(b"no time here"), None);
     }
 
+    fn time(s: u32) -> String {
+        format!("2026-12-03T00:00:{s:02}Z")
+    }
+
+    /// Appends one stdout entry per second given, its text the second.
+    fn write(path: &Path, secs: &[u32]) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        for n in secs {
+            writeln!(f, "{}", entry(&format!("{n}\n"), "stdout", &time(*n))).unwrap();
+        }
+    }
+
+    /// Rotates as Docker does with `max-file=keep`: `.1` → `.2` …, the log
+    /// → `.1`, and what passes `.{keep - 1}` deleted.
+    fn rotate_keeping(path: &Path, keep: u32) {
+        let name = |n: u32| format!("{}.{n}", path.display());
+        let _ = std::fs::remove_file(name(keep - 1));
+        for n in (1..keep - 1).rev() {
+            if Path::new(&name(n)).exists() {
+                std::fs::rename(name(n), name(n + 1)).unwrap();
+            }
+        }
+        std::fs::rename(path, name(1)).unwrap();
+    }
+
+    fn rotate(path: &Path) {
+        rotate_keeping(path, 4);
+    }
+
     #[test]
     fn follows_a_file_across_rotations() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c-json.log");
-        let time = |s: u32| format!("2026-12-03T00:00:{s:02}Z");
-        let write = |path: &Path, lines: &[u32]| {
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .unwrap();
-            for n in lines {
-                writeln!(f, "{}", entry(&format!("{n}\n"), "stdout", &time(*n))).unwrap();
-            }
-        };
-        let rotate = |path: &Path| {
-            for n in (1..3).rev() {
-                let from = format!("{}.{n}", path.display());
-                if Path::new(&from).exists() {
-                    std::fs::rename(&from, format!("{}.{}", path.display(), n + 1)).unwrap();
-                }
-            }
-            std::fs::rename(path, format!("{}.1", path.display())).unwrap();
-        };
         write(&path, &[1, 2]);
         rotate(&path);
         write(&path, &[3]);
@@ -379,6 +468,67 @@ mod tests {
         })
         .unwrap();
         assert_eq!(first, parse_rfc3339_ns(&time(5)));
+    }
+
+    /// Reads what the log holds now, as seconds.
+    fn take_secs(tail: &mut Tail) -> Vec<i64> {
+        let mut seen = Vec::new();
+        tail.read_lines(|l| seen.push(decode(l).ts_ns % 60_000_000_000 / 1_000_000_000))
+            .unwrap();
+        seen
+    }
+
+    #[test]
+    fn a_successor_deleted_before_it_was_read_is_lost_and_one_left_is_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        // max-file=3: the log, .1 and .2.
+        write(&path, &[1]);
+        let mut tail = Tail::open(&path, 0).unwrap();
+        assert_eq!(take_secs(&mut tail), [1]);
+        rotate_keeping(&path, 3);
+        write(&path, &[2]);
+        // The reader sees the rotation (and which file follows its own)...
+        assert!(tail.rotated());
+        // ...and, slower than the writer, finishes its file after one more
+        // rotation deleted it: the successor is .1 now, and still next.
+        rotate_keeping(&path, 3);
+        write(&path, &[3]);
+        rotate_keeping(&path, 3);
+        write(&path, &[4]);
+        assert_eq!(tail.next_file().unwrap(), Moved::Next);
+        assert_eq!(take_secs(&mut tail), [2]);
+        // Now its successor (3) goes too before it is read: lost; 4 is the
+        // oldest left. (The freed inodes are reused by the new files.)
+        assert!(tail.rotated());
+        rotate_keeping(&path, 3);
+        write(&path, &[5]);
+        rotate_keeping(&path, 3);
+        write(&path, &[6]);
+        assert_eq!(tail.next_file().unwrap(), Moved::Lost);
+        assert_eq!(tail.first_ts(), parse_rfc3339_ns(&time(4)));
+        assert_eq!(take_secs(&mut tail), [4]);
+        assert_eq!(log_start_ts(&path), parse_rfc3339_ns(&time(4)));
+    }
+
+    #[test]
+    fn a_file_truncated_in_place_is_read_again_from_its_start() {
+        // max-file=1: Docker truncates the log instead of renaming it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        write(&path, &[1, 2, 3]);
+        let mut tail = Tail::open(&path, 0).unwrap();
+        assert_eq!(take_secs(&mut tail), [1, 2, 3]);
+        assert!(!tail.rotated());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        write(&path, &[4]);
+        assert!(tail.rotated(), "shorter than what was read");
+        assert_eq!(tail.next_file().unwrap(), Moved::Restarted);
+        assert_eq!(take_secs(&mut tail), [4]);
     }
 
     #[test]

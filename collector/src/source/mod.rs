@@ -233,6 +233,7 @@ impl DockerSource {
             max_line_bytes: self.max_line_bytes,
             multiline: self.multiline,
             watcher: self.watcher.clone(),
+            metrics: Arc::clone(&self.metrics),
         };
         tasks.spawn(follower.run());
     }

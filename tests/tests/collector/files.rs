@@ -121,3 +121,115 @@ fn a_log_truncated_in_place_by_max_size_alone_is_followed() {
     );
     assert_eq!(read_from(&collector, &container).as_deref(), Some("file"));
 }
+
+/// The collector is down while a container writes far more than its
+/// rotated files keep (`max-file=2`): the lines Docker deleted are gone for
+/// every reader. Wakeline says so once, with a marker record in that
+/// container's log at the hole and a count in `/metrics`; every line still
+/// in the log (and every line taken before) is there once; a restart does
+/// not mark the same hole again.
+#[test]
+fn lines_rotation_deleted_before_they_were_read_are_marked_as_lost() {
+    const LINES: u64 = 20_000;
+    let dir = data_dir();
+    let mut collector = Collector::start(dir.path());
+    // About 75 bytes per entry: 50 KB files hold about 650 lines, and two
+    // of them are kept.
+    let container = ContainerSpec::new("lost", &["rate:out:n=:1:20000:4000"])
+        .log_opt("max-size=50k")
+        .log_opt("max-file=2")
+        .run();
+    let filter = by_container(&container);
+    collector.wait_total_within(&filter, 300, Duration::from_secs(60));
+    let status = collector.terminate();
+    assert!(status.success(), "{status:?}");
+    container.wait_exited(Duration::from_secs(60));
+
+    // What the engine still has: the newest lines only.
+    let kept: Vec<u64> = container
+        .docker_logs()
+        .lines()
+        .filter_map(|l| l.strip_prefix("n=")?.parse().ok())
+        .collect();
+    let first_kept = *kept.first().expect("the log keeps its newest lines");
+    assert_eq!(kept.last(), Some(&LINES));
+    assert!(first_kept > 2_000, "nothing was deleted: {first_kept}");
+
+    collector.restart();
+    let marker = [
+        ("container", container.name.as_str()),
+        ("q", "\"log lines lost at the engine\""),
+    ];
+    collector.wait_total_within(&marker, 1, Duration::from_secs(60));
+    collector.wait_total_within(&filter, 1, Duration::from_secs(60));
+    let newest = [("container", container.name.as_str()), ("q", "\"n=20000\"")];
+    collector.wait_total_within(&newest, 1, Duration::from_secs(60));
+
+    let check = |collector: &Collector, context: &str| {
+        let hits = collector.all_hits(&filter);
+        let (markers, lines): (Vec<_>, Vec<_>) = hits.iter().partition(|h| {
+            h["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("lost at the engine")
+        });
+        assert_eq!(markers.len(), 1, "{context}: {markers:?}");
+        let marker = markers[0];
+        assert_eq!(marker["level"], "warn", "{marker}");
+        assert_eq!(marker["stream"], "stderr", "{marker}");
+        let mut numbers: Vec<u64> = lines
+            .iter()
+            .map(|h| {
+                let m = h["message"].as_str().unwrap_or_default();
+                m.strip_prefix("n=")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("{h}"))
+            })
+            .collect();
+        numbers.sort_unstable();
+        let before = numbers.len();
+        numbers.dedup();
+        assert_eq!(numbers.len(), before, "{context}: a line indexed twice");
+        // Every line the engine kept is there, and the hole is where the
+        // marker says: between the last line taken and the first kept.
+        for n in &kept {
+            assert!(numbers.binary_search(n).is_ok(), "{context}: n={n} missing");
+        }
+        let taken_before: Vec<u64> = numbers
+            .iter()
+            .copied()
+            .filter(|n| *n < first_kept)
+            .collect();
+        let last_taken = *taken_before.last().expect("lines taken before the stop");
+        assert_eq!(
+            taken_before.len() as u64,
+            last_taken,
+            "{context}: 1..={last_taken} whole"
+        );
+        let ts = |h: &Value| h["ts"].as_str().unwrap_or_default().to_owned();
+        let at = |n: u64| {
+            let q = format!("\"n={n}\"");
+            let hit = collector.search(&[("container", &container.name), ("q", &q)]);
+            ts(&hit["hits"][0])
+        };
+        assert!(
+            at(last_taken) < ts(marker),
+            "{context}: marker after the last line taken"
+        );
+        assert!(
+            ts(marker) < at(first_kept),
+            "{context}: marker before the first kept"
+        );
+        assert_eq!(marker["fields"]["wakeline"], "lost", "{marker}");
+    };
+    check(&collector, "after the restart");
+    assert_eq!(collector.metric("wakeline_engine_log_losses_total"), 1.0);
+
+    // Again: the hole is already marked.
+    let status = collector.terminate();
+    assert!(status.success(), "{status:?}");
+    collector.restart();
+    collector.wait_total_within(&newest, 1, Duration::from_secs(60));
+    check(&collector, "after a second restart");
+    assert_eq!(collector.metric("wakeline_engine_log_losses_total"), 0.0);
+}
