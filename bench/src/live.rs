@@ -19,7 +19,7 @@ use wakeline_e2e::{ContainerSpec, metric, poll};
 use crate::clients::{ReaderReport, StalledReport, spawn_readers, spawn_stalled};
 use crate::common::{
     CpuSample, count, fresh_data_dir, memory_kib, percentile, print_stderr_summary, print_table,
-    run_containers, run_tag, secs_since, start_collector, thousands, watch_exits,
+    run_containers, run_tag, secs_since, start_collector, thousands, wait_caught_up, watch_exits,
 };
 use crate::filetail;
 use crate::stalls::{self, Stalls};
@@ -88,31 +88,10 @@ struct Outcome {
     stalls: Stalls,
 }
 
-/// The `le` bounds within which half and 99% of the collector's read delays
-/// (Docker `ts` → published) fell, from its `/metrics` histogram.
-fn read_delay(metrics: &str) -> Option<(String, String)> {
-    let buckets: Vec<(String, f64)> = metrics
-        .lines()
-        .filter_map(|line| {
-            let rest = line.strip_prefix("wakeline_read_delay_seconds_bucket{le=\"")?;
-            let (le, count) = rest.split_once("\"} ")?;
-            Some((le.to_string(), count.trim().parse().ok()?))
-        })
-        .collect();
-    let total = buckets.last()?.1;
-    let within = |q: f64| {
-        buckets
-            .iter()
-            .find(|(_, cumulative)| *cumulative >= q * total)
-            .map(|(le, _)| le.clone())
-    };
-    Some((within(0.5)?, within(0.99)?))
-}
-
-/// The `q` quantile (0–1) of `wakeline_read_delay_seconds`, interpolated
-/// linearly within its bucket (as `histogram_quantile` does), in ns.
-fn read_delay_quantile(metrics: &str, q: f64) -> Option<i64> {
-    let buckets: Vec<(f64, f64)> = metrics
+/// The buckets of `wakeline_read_delay_seconds` (Docker `ts` → published):
+/// (upper bound in s, cumulative count), `+Inf` last.
+fn delay_buckets(metrics: &str) -> Vec<(f64, f64)> {
+    metrics
         .lines()
         .filter_map(|line| {
             let rest = line.strip_prefix("wakeline_read_delay_seconds_bucket{le=\"")?;
@@ -124,14 +103,49 @@ fn read_delay_quantile(metrics: &str, q: f64) -> Option<i64> {
             };
             Some((le, count.trim().parse().ok()?))
         })
-        .collect();
+        .collect()
+}
+
+/// The delays observed between two scrapes: `end`'s buckets less `start`'s.
+/// A fresh collector first reads the host's other containers' logs from
+/// their beginning (delays of hours); the run's own lines come after.
+fn buckets_since(end: &[(f64, f64)], start: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    end.iter()
+        .map(|&(le, n)| {
+            let before = start.iter().find(|b| b.0 == le).map_or(0.0, |b| b.1);
+            (le, n - before)
+        })
+        .collect()
+}
+
+/// The `le` bounds within which half and 99% of the delays fell.
+fn read_delay(buckets: &[(f64, f64)]) -> Option<(String, String)> {
+    let total = buckets.last()?.1;
+    let within = |q: f64| {
+        buckets
+            .iter()
+            .find(|(_, cumulative)| *cumulative >= q * total)
+            .map(|(le, _)| {
+                if le.is_finite() {
+                    le.to_string()
+                } else {
+                    "+Inf".to_string()
+                }
+            })
+    };
+    Some((within(0.5)?, within(0.99)?))
+}
+
+/// The `q` quantile (0–1) of the delays, interpolated linearly within its
+/// bucket (as Prometheus's `histogram_quantile` does), in ns.
+fn read_delay_quantile(buckets: &[(f64, f64)], q: f64) -> Option<i64> {
     let total = buckets.last()?.1;
     if total <= 0.0 {
         return None;
     }
     let rank = q * total;
     let (mut lower, mut below) = (0.0, 0.0);
-    for (le, cumulative) in buckets {
+    for &(le, cumulative) in buckets {
         if cumulative >= rank {
             // Past the last finite bound, the bound itself (as Prometheus).
             let upper = if le.is_finite() { le } else { lower };
@@ -162,6 +176,8 @@ fn one_run(binary: &Path, scale: u64, load: Load) -> Outcome {
 
     let data_dir = fresh_data_dir();
     let collector = start_collector(binary, data_dir.path());
+    // Not while it reads the host's other containers' logs from their start.
+    wait_caught_up(&collector);
     let port = collector.port();
     let done = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -203,6 +219,7 @@ fn one_run(binary: &Path, scale: u64, load: Load) -> Outcome {
         "the collector never counted {connected} live clients"
     );
 
+    let delays_start = delay_buckets(&collector.request("/metrics", None).body);
     let cpu_start = CpuSample::take(&collector);
     let started = Instant::now();
     let containers = run_containers(specs);
@@ -256,6 +273,7 @@ fn one_run(binary: &Path, scale: u64, load: Load) -> Outcome {
         .map(|s| s.join().expect("a stalled client thread panicked"))
         .collect();
     let final_metrics = collector.request("/metrics", None).body;
+    let delays = buckets_since(&delay_buckets(&final_metrics), &delays_start);
     let outcome = Outcome {
         expected,
         write_secs,
@@ -264,9 +282,8 @@ fn one_run(binary: &Path, scale: u64, load: Load) -> Outcome {
         stalled,
         peak_rss_kib: collector.pid().and_then(memory_kib).map(|(peak, _)| peak),
         live_dropped: metric(&final_metrics, "wakeline_live_dropped_total"),
-        read_delay: read_delay(&final_metrics),
-        published: read_delay_quantile(&final_metrics, 0.5)
-            .zip(read_delay_quantile(&final_metrics, 0.99)),
+        read_delay: read_delay(&delays),
+        published: read_delay_quantile(&delays, 0.5).zip(read_delay_quantile(&delays, 0.99)),
         in_file_ns,
         cpu,
         stalls,
@@ -595,14 +612,30 @@ mod tests {
             wakeline_read_delay_seconds_bucket{le=\"0.005\"} 90\n\
             wakeline_read_delay_seconds_bucket{le=\"0.01\"} 100\n\
             wakeline_read_delay_seconds_bucket{le=\"+Inf\"} 100\n";
-        assert_eq!(read_delay_quantile(metrics, 0.5), Some(1_000_000));
+        let buckets = delay_buckets(metrics);
+        assert_eq!(read_delay_quantile(&buckets, 0.5), Some(1_000_000));
         // 70 of 100: half way from 50 to 90, so half way from 1 ms to 5 ms.
-        assert_eq!(read_delay_quantile(metrics, 0.7), Some(3_000_000));
-        assert_eq!(read_delay_quantile(metrics, 0.99), Some(9_500_000));
-        assert_eq!(read_delay_quantile("", 0.5), None);
+        assert_eq!(read_delay_quantile(&buckets, 0.7), Some(3_000_000));
+        assert_eq!(read_delay_quantile(&buckets, 0.99), Some(9_500_000));
+        assert_eq!(read_delay_quantile(&[], 0.5), None);
         assert_eq!(
-            read_delay(metrics),
+            read_delay(&buckets),
             Some(("0.001".to_string(), "0.01".to_string()))
+        );
+        // Less what an earlier scrape had: 40, all in the first bucket.
+        let earlier: String = ["0.001", "0.005", "0.01", "+Inf"]
+            .iter()
+            .map(|le| format!("wakeline_read_delay_seconds_bucket{{le=\"{le}\"}} 40\n"))
+            .collect();
+        let since = buckets_since(&buckets, &delay_buckets(&earlier));
+        assert_eq!(
+            since,
+            [
+                (0.001, 10.0),
+                (0.005, 50.0),
+                (0.01, 60.0),
+                (f64::INFINITY, 60.0)
+            ]
         );
     }
 }
