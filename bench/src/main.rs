@@ -458,13 +458,13 @@ fn add_search10m(summary: &mut Summary, f: &search10m::Search10mFigures) {
     row(
         summary,
         "rare term",
-        format!("a term (`q=timeout`, 1 line in 200) at {big} lines"),
+        format!("a term (`q=timeout`, 1 line in 300) at {big} lines"),
         goal::SEARCH_TERM,
     );
     row(
         summary,
         "frequent term",
-        format!("a frequent term (`q=finished`, 1 line in 7) at {big} lines"),
+        format!("a frequent term (`q=finished`, 1 line in 4) at {big} lines"),
         goal::SEARCH_TERM,
     );
     row(

@@ -245,9 +245,9 @@ fn questions() -> Vec<Question> {
     ]
 }
 
-/// A term in about 1 line in 200 (errors of three services and the worker).
+/// A term in about 1 line in 300 (errors of three services and the worker).
 const RARE_TERM: &str = "timeout";
-/// A term in about 1 line in 7 (every request's last line).
+/// A term in about 1 line in 4 (every request's last line, most worker lines).
 const FREQUENT_TERM: &str = "finished";
 const PHRASE: &str = "\"connection reset by peer\"";
 
