@@ -23,7 +23,7 @@ use bollard::query_parameters::{InspectContainerOptions, LogsOptions};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::logfile::{Moved, Tail, decode, log_start_ts};
+use super::logfile::{Moved, Rotations, Tail, decode, log_start_ts};
 use super::registry::ContainerHandle;
 use super::watch::{Watch, Watcher};
 use crate::assemble::{Entry, Line, LineAssembler, split_raw_entries, split_timestamp};
@@ -588,13 +588,11 @@ fn open_file(
     path: &Path,
     from_ts_ns: i64,
 ) -> std::io::Result<(Tail, Watch)> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("a log file path without a directory"))?;
     // Watch first: a write between opening and watching would otherwise
     // wait for the next one (or the recheck) to be seen.
-    let watch = watcher.watch(dir)?;
-    let tail = Tail::open(path, from_ts_ns)?;
+    let rotations = Arc::new(Rotations::default());
+    let watch = watcher.watch(path, Arc::clone(&rotations))?;
+    let tail = Tail::open(path, from_ts_ns, rotations)?;
     Ok((tail, watch))
 }
 

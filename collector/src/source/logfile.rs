@@ -161,17 +161,79 @@ fn last_ts(path: &Path) -> Option<i64> {
         .find_map(entry_ts)
 }
 
+/// Which file of a log followed which, as seen when rotations happened:
+/// noted by the reader whenever it looks, and by the directory watcher on
+/// every file created there (see `watch`), so that it is known even when
+/// the reader was held back (a full ingest channel) while the log rotated
+/// several times. Files are told apart by inode and creation time, as a
+/// deleted file's inode is soon given to a new one.
+#[derive(Debug, Default)]
+pub struct Rotations(std::sync::Mutex<std::collections::VecDeque<(FileId, FileId)>>);
+
+/// A file's identity: its inode and, where the filesystem keeps it, its
+/// creation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    inode: u64,
+    born: Option<std::time::SystemTime>,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> FileId {
+        FileId {
+            inode: meta.ino(),
+            born: meta.created().ok(),
+        }
+    }
+
+    fn is(&self, other: &FileId) -> bool {
+        self.inode == other.inode
+            && (self.born.is_none() || other.born.is_none() || self.born == other.born)
+    }
+}
+
+/// Pairs remembered: many more than `max-file` ever keeps.
+const ROTATIONS_KEPT: usize = 64;
+
+impl Rotations {
+    /// Notes which file follows which in the log's chain now.
+    pub fn note(&self, log: &Path) {
+        let ids = file_ids(&chain(log));
+        let mut pairs = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for pair in ids.windows(2) {
+            if let [Some(older), Some(newer)] = pair
+                && !pairs.iter().any(|(o, _)| o.is(older))
+            {
+                if pairs.len() == ROTATIONS_KEPT {
+                    pairs.pop_front();
+                }
+                pairs.push_back((*older, *newer));
+            }
+        }
+    }
+
+    /// The file written after `file`, if a rotation of it was seen.
+    pub(crate) fn successor(&self, file: &FileId) -> Option<FileId> {
+        let pairs = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pairs.iter().find(|(o, _)| o.is(file)).map(|(_, n)| *n)
+    }
+}
+
 /// Where a reader stands in the log.
 #[derive(Debug)]
 pub struct Tail {
     /// The log's current file (`<id>-json.log`).
     path: PathBuf,
     file: File,
-    inode: u64,
-    /// The file written after this one, once this one has been rotated
-    /// away and its successor seen (see [`Tail::rotated`]): its inode and
-    /// first entry's timestamp (none yet if it was still empty).
-    successor: Option<(u64, Option<i64>)>,
+    id: FileId,
+    /// Which file followed which (shared with the directory's watcher).
+    rotations: std::sync::Arc<Rotations>,
     /// Read, not yet a whole line.
     partial: Vec<u8>,
     chunk: Vec<u8>,
@@ -197,7 +259,11 @@ impl Tail {
     /// after `from_ts_ns` (every rotated file whose last entry is older is
     /// skipped whole). Fails when such entries may be in a compressed
     /// rotation: the API reads those.
-    pub fn open(path: &Path, from_ts_ns: i64) -> io::Result<Tail> {
+    pub fn open(
+        path: &Path,
+        from_ts_ns: i64,
+        rotations: std::sync::Arc<Rotations>,
+    ) -> io::Result<Tail> {
         let files = chain(path);
         if has_compressed(path) && first_ts(&files[0]).is_none_or(|ts| ts > from_ts_ns) {
             return Err(io::Error::other(
@@ -209,17 +275,22 @@ impl Tail {
             .position(|f| last_ts(f).is_none_or(|ts| ts >= from_ts_ns))
             .unwrap_or(files.len() - 1);
         tracing::debug!(file = %files[start].display(), from_ts_ns, "opening log file");
-        Tail::open_file(path, &files[start])
+        rotations.note(path);
+        Tail::open_file(path, &files[start], rotations)
     }
 
-    fn open_file(path: &Path, file: &Path) -> io::Result<Tail> {
+    fn open_file(
+        path: &Path,
+        file: &Path,
+        rotations: std::sync::Arc<Rotations>,
+    ) -> io::Result<Tail> {
         let file = File::open(file)?;
-        let inode = file.metadata()?.ino();
+        let id = FileId::of(&file.metadata()?);
         Ok(Tail {
             path: path.to_path_buf(),
             file,
-            inode,
-            successor: None,
+            id,
+            rotations,
             partial: Vec::new(),
             chunk: vec![0; 64 * 1024],
         })
@@ -259,26 +330,17 @@ impl Tail {
 
     /// Whether the file being read has been rotated away (the log's path now
     /// names another file). Once it has, it is complete: read it to the end,
-    /// then call [`Tail::next_file`]. Notes which file follows it, so that
-    /// a successor deleted before it is read is known as lost.
+    /// then call [`Tail::next_file`].
     ///
     /// With `max-file=1` Docker truncates the file instead (same inode): a
     /// file shorter than what was read of it is read again from its start.
     pub fn rotated(&mut self) -> bool {
-        if !std::fs::metadata(&self.path).is_ok_and(|m| m.ino() != self.inode) {
+        if !std::fs::metadata(&self.path).is_ok_and(|m| !FileId::of(&m).is(&self.id)) {
             let read = (&self.file).stream_position();
             let len = self.file.metadata().map(|m| m.len());
             return matches!((read, len), (Ok(read), Ok(len)) if len < read);
         }
-        if self.successor.is_none() {
-            let files = chain(&self.path);
-            let inodes = inodes(&files);
-            let own = self.first_ts();
-            self.successor = position_of(&files, &inodes, self.inode, own).and_then(|i| {
-                let inode = inodes.get(i + 1).copied().flatten()?;
-                Some((inode, first_ts(&files[i + 1])))
-            });
-        }
+        self.rotations.note(&self.path);
         true
     }
 
@@ -290,23 +352,22 @@ impl Tail {
     /// Moves on to the file written after the one just read to its end.
     pub fn next_file(&mut self) -> io::Result<Moved> {
         let files = chain(&self.path);
-        let inodes = inodes(&files);
-        let next = position_of(&files, &inodes, self.inode, self.first_ts())
+        let ids = file_ids(&files);
+        let at = |id: &FileId| ids.iter().position(|f| f.is_some_and(|f| f.is(id)));
+        let successor = self.rotations.successor(&self.id);
+        let next = at(&self.id)
             .map(|i| i + 1)
-            .or_else(|| {
-                let (inode, first) = self.successor?;
-                position_of(&files, &inodes, inode, first)
-            })
+            .or_else(|| successor.as_ref().and_then(at))
             .and_then(|i| files.get(i));
-        tracing::debug!(files = ?files, inodes = ?inodes, current = self.inode, successor = ?self.successor, "next log file");
+        tracing::debug!(files = ?files, current = ?self.id, successor = ?successor, "next log file");
         let (file, moved) = match next {
             Some(file) => (file, Moved::Next),
             // Both gone: the successor was deleted unread.
-            None if self.successor.is_some() => (&files[0], Moved::Lost),
+            None if successor.is_some() => (&files[0], Moved::Lost),
             None => (&files[0], Moved::Restarted),
         };
         let partial = std::mem::take(&mut self.partial);
-        *self = Tail::open_file(&self.path, file)?;
+        *self = Tail::open_file(&self.path, file, std::sync::Arc::clone(&self.rotations))?;
         if moved == Moved::Next {
             // A file ends with a whole entry; anything left is damage, kept.
             self.partial = partial;
@@ -315,32 +376,19 @@ impl Tail {
     }
 }
 
-/// The inode of each file (`None`: gone meanwhile).
-fn inodes(files: &[PathBuf]) -> Vec<Option<u64>> {
+/// The identity of each file (`None`: gone meanwhile).
+fn file_ids(files: &[PathBuf]) -> Vec<Option<FileId>> {
     files
         .iter()
-        .map(|f| std::fs::metadata(f).ok().map(|m| m.ino()))
+        .map(|f| std::fs::metadata(f).ok().map(|m| FileId::of(&m)))
         .collect()
-}
-
-/// Where a file is in the chain: its inode, and its first entry's
-/// timestamp when known — a deleted file's inode is soon given to a new one.
-fn position_of(
-    files: &[PathBuf],
-    inodes: &[Option<u64>],
-    inode: u64,
-    first: Option<i64>,
-) -> Option<usize> {
-    inodes
-        .iter()
-        .zip(files)
-        .position(|(ino, file)| *ino == Some(inode) && (first.is_none() || first_ts(file) == first))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::time::Duration;
 
     fn entry(log: &str, stream: &str, time: &str) -> String {
         format!(
@@ -430,7 +478,7 @@ mod tests {
         write(&path, &[1, 2]);
         rotate(&path);
         write(&path, &[3]);
-        let mut tail = Tail::open(&path, 0).unwrap();
+        let mut tail = Tail::open(&path, 0, Default::default()).unwrap();
         let mut seen = Vec::new();
         let mut take = |tail: &mut Tail| {
             tail.read_lines(|l| seen.push(decode(l).ts_ns)).unwrap();
@@ -460,7 +508,12 @@ mod tests {
         assert_eq!(secs, [1, 2, 3, 4, 5, 6]);
 
         // Opening from a position skips rotated files wholly older than it.
-        let tail = Tail::open(&path, parse_rfc3339_ns(&time(5)).unwrap()).unwrap();
+        let tail = Tail::open(
+            &path,
+            parse_rfc3339_ns(&time(5)).unwrap(),
+            Default::default(),
+        )
+        .unwrap();
         let mut first = None;
         let mut tail = tail;
         tail.read_lines(|l| {
@@ -484,7 +537,7 @@ mod tests {
         let path = dir.path().join("c-json.log");
         // max-file=3: the log, .1 and .2.
         write(&path, &[1]);
-        let mut tail = Tail::open(&path, 0).unwrap();
+        let mut tail = Tail::open(&path, 0, Default::default()).unwrap();
         assert_eq!(take_secs(&mut tail), [1]);
         rotate_keeping(&path, 3);
         write(&path, &[2]);
@@ -511,13 +564,47 @@ mod tests {
         assert_eq!(log_start_ts(&path), parse_rfc3339_ns(&time(4)));
     }
 
+    /// The reader is held back (as by a full ingest channel) while the log
+    /// rotates three times with `max-file=2`: only the directory watcher saw
+    /// which file followed which, and that is enough to know that the file
+    /// after the reader's was deleted unread.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn the_watcher_notes_rotations_the_reader_did_not_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        write(&path, &[1]);
+        let watcher = crate::source::watch::Watcher::start().unwrap();
+        let rotations = std::sync::Arc::new(Rotations::default());
+        let _watch = watcher
+            .watch(&path, std::sync::Arc::clone(&rotations))
+            .unwrap();
+        let mut tail = Tail::open(&path, 0, std::sync::Arc::clone(&rotations)).unwrap();
+        assert_eq!(take_secs(&mut tail), [1]);
+        let noted = |file: &Path| {
+            let id = FileId::of(&std::fs::metadata(file).unwrap());
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while rotations.successor(&id).is_none() {
+                assert!(std::time::Instant::now() < deadline, "rotation not noted");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        for n in 2..=4 {
+            rotate_keeping(&path, 2);
+            write(&path, &[n]);
+            noted(&dir.path().join("c-json.log.1"));
+        }
+        // The reader's file (1) and its successor (2) are gone; 3 is left.
+        assert_eq!(tail.next_file().unwrap(), Moved::Lost);
+        assert_eq!(take_secs(&mut tail), [3]);
+    }
+
     #[test]
     fn a_file_truncated_in_place_is_read_again_from_its_start() {
         // max-file=1: Docker truncates the log instead of renaming it.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c-json.log");
         write(&path, &[1, 2, 3]);
-        let mut tail = Tail::open(&path, 0).unwrap();
+        let mut tail = Tail::open(&path, 0, Default::default()).unwrap();
         assert_eq!(take_secs(&mut tail), [1, 2, 3]);
         assert!(!tail.rotated());
         std::fs::OpenOptions::new()
@@ -545,11 +632,11 @@ mod tests {
         std::fs::write(dir.path().join("c-json.log.1.gz"), b"older, compressed").unwrap();
         let ts = |s: u32| parse_rfc3339_ns(&format!("2026-12-03T00:00:{s:02}Z")).unwrap();
         // From the start, or from before the plain file: the lines needed are compressed.
-        assert!(Tail::open(&path, 0).is_err());
-        assert!(Tail::open(&path, ts(9)).is_err());
+        assert!(Tail::open(&path, 0, Default::default()).is_err());
+        assert!(Tail::open(&path, ts(9), Default::default()).is_err());
         // From within the plain file: everything needed is there.
-        assert!(Tail::open(&path, ts(10)).is_ok());
-        assert!(Tail::open(&path, ts(11)).is_ok());
+        assert!(Tail::open(&path, ts(10), Default::default()).is_ok());
+        assert!(Tail::open(&path, ts(11), Default::default()).is_ok());
     }
 
     #[test]
@@ -559,7 +646,7 @@ mod tests {
         let line = entry("whole\n", "stdout", "2026-12-03T00:00:01Z");
         let (head, rest) = line.split_at(10);
         std::fs::write(&path, head).unwrap();
-        let mut tail = Tail::open(&path, 0).unwrap();
+        let mut tail = Tail::open(&path, 0, Default::default()).unwrap();
         let mut lines = Vec::new();
         tail.read_lines(|l| lines.push(l.to_vec())).unwrap();
         assert!(lines.is_empty());

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -22,10 +22,20 @@ use futures_util::{FutureExt, StreamExt};
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use tokio::sync::Notify;
 
+use super::logfile::Rotations;
+
 /// Least time between two rounds of waking followers while files keep changing.
 pub const COALESCE: Duration = Duration::from_millis(1);
 
-type Targets = HashMap<WatchDescriptor, Arc<Notify>>;
+/// Who waits on a directory, and the log in it whose rotations are noted.
+#[derive(Debug)]
+struct Target {
+    notify: Arc<Notify>,
+    log: PathBuf,
+    rotations: Arc<Rotations>,
+}
+
+type Targets = HashMap<WatchDescriptor, Target>;
 
 /// The shared inotify instance and who waits on which directory.
 #[derive(Debug)]
@@ -61,12 +71,22 @@ impl Watcher {
         }))
     }
 
-    /// Watches `dir` for files written, created or renamed into it.
-    pub fn watch(self: &Arc<Watcher>, dir: &Path) -> io::Result<Watch> {
+    /// Watches the directory of `log` for files written, created or renamed
+    /// into it; a file created there is a rotation of `log`, noted in
+    /// `rotations` at once (the follower may be held back meanwhile).
+    pub fn watch(self: &Arc<Watcher>, log: &Path, rotations: Arc<Rotations>) -> io::Result<Watch> {
+        let dir = log
+            .parent()
+            .ok_or_else(|| io::Error::other("a log file path without a directory"))?;
         let mask = WatchMask::MODIFY | WatchMask::CREATE | WatchMask::MOVED_TO;
         let wd = lock(&self.watches).add(dir, mask)?;
         let changed = Arc::new(Notify::new());
-        lock(&self.targets).insert(wd.clone(), Arc::clone(&changed));
+        let target = Target {
+            notify: Arc::clone(&changed),
+            log: log.to_path_buf(),
+            rotations,
+        };
+        lock(&self.targets).insert(wd.clone(), target);
         Ok(Watch {
             watcher: Arc::clone(self),
             wd,
@@ -94,10 +114,13 @@ async fn dispatch(mut stream: inotify::EventStream<Vec<u8>>, targets: Arc<Mutex<
             match event {
                 Ok(event) if event.mask.contains(EventMask::Q_OVERFLOW) => all = true,
                 Ok(event) => {
-                    if let Some(notify) = lock(&targets).get(&event.wd)
-                        && !woken.iter().any(|n| Arc::ptr_eq(n, notify))
-                    {
-                        woken.push(Arc::clone(notify));
+                    if let Some(target) = lock(&targets).get(&event.wd) {
+                        if event.mask.contains(EventMask::CREATE) {
+                            target.rotations.note(&target.log);
+                        }
+                        if !woken.iter().any(|n| Arc::ptr_eq(n, &target.notify)) {
+                            woken.push(Arc::clone(&target.notify));
+                        }
                     }
                 }
                 Err(e) => {
@@ -110,7 +133,10 @@ async fn dispatch(mut stream: inotify::EventStream<Vec<u8>>, targets: Arc<Mutex<
         }
         if all {
             // The kernel dropped events: wake everyone.
-            woken = lock(&targets).values().cloned().collect();
+            woken = lock(&targets)
+                .values()
+                .map(|t| Arc::clone(&t.notify))
+                .collect();
         }
         for notify in woken {
             notify.notify_one();

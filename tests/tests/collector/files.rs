@@ -101,7 +101,9 @@ fn a_log_truncated_in_place_by_max_size_alone_is_followed() {
     let filter = by_container(&container);
     container.wait_exited(Duration::from_secs(60));
     let mut total = 0;
-    let complete = poll(Duration::from_secs(30), || {
+    // Generous: a loaded host (a suite in parallel, load 18 here) once
+    // took more than 30 s.
+    let complete = poll(Duration::from_secs(120), || {
         total = collector.total(&filter);
         // The last line is written after the last truncation: it must come.
         let last = collector.total(&[("container", &container.name), ("q", "\"n=6000\"")]);
@@ -135,10 +137,10 @@ fn lines_rotation_deleted_before_they_were_read_are_marked_as_lost() {
     let mut collector = Collector::start(dir.path());
     // About 75 bytes per entry: 50 KB files hold about 650 lines, and two
     // of them are kept. The first 300 lines come slowly, so that the
-    // collector has them all before it stops (a collector slower than a
-    // fast writer can lose lines at the engine while it runs, and that is
-    // not what is tested here); the rest come fast after 20 s, once it is
-    // down.
+    // collector has them all before it stops (on a loaded host a running
+    // collector can fall a file behind this writer, a hole of its own,
+    // marked too: not what is tested here); the rest come fast after 20 s,
+    // once it is down.
     let container = ContainerSpec::new(
         "lost",
         &[
