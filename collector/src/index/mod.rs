@@ -441,19 +441,27 @@ pub(crate) mod testing {
     }
 
     pub fn index_with(records: &[Record]) -> (tempfile::TempDir, LogIndex) {
+        index_in_segments(&[records])
+    }
+
+    /// An index with one segment per batch (one commit each, no merges).
+    pub fn index_in_segments(batches: &[&[Record]]) -> (tempfile::TempDir, LogIndex) {
         let dir = tempfile::tempdir().expect("temp dir");
         let (index, _) = LogIndex::open(dir.path()).expect("open index");
         let mut writer: tantivy::IndexWriter = index
             .tantivy()
             .writer_with_num_threads(1, 15_000_000)
             .expect("writer");
+        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
         let mut keys = KeyCache::default();
-        for record in records {
-            writer
-                .add_document(index.to_document(record, &mut keys))
-                .expect("add");
+        for batch in batches {
+            for record in *batch {
+                writer
+                    .add_document(index.to_document(record, &mut keys))
+                    .expect("add");
+            }
+            writer.commit().expect("commit");
         }
-        writer.commit().expect("commit");
         index.reload().expect("reload");
         (dir, index)
     }
@@ -461,7 +469,7 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{index_with, record};
+    use super::testing::{index_in_segments, index_with, record};
     use super::*;
     use crate::checkpoint::ContainerState;
     use crate::query::{Cursor, SearchParams};
@@ -571,6 +579,85 @@ mod tests {
                 expected.reverse();
             }
             assert_eq!(seen, expected, "ascending={ascending}");
+        }
+    }
+
+    /// Pages are collected from the newest segment on and stop at the
+    /// segments that cannot hold a hit of the page: across segments whose
+    /// time spans overlap and were written out of order, every page is still
+    /// exactly the full sort's, in both orders, with a filter.
+    #[test]
+    fn pages_across_segments_are_the_full_sorts() {
+        let mut seq = 0;
+        // Records stamped from..to every `step`, `each` per stamp.
+        let mut span = |from: i64, to: i64, step: i64, each: usize| -> Vec<Record> {
+            (from..to)
+                .step_by(step as usize)
+                .flat_map(|ts| std::iter::repeat_n(ts, each))
+                .map(|ts| {
+                    seq += 1;
+                    let word = if seq % 3 == 0 { "odd" } else { "even" };
+                    record(seq, ts, "web", &format!("{word} line {seq}"))
+                })
+                .collect()
+        };
+        // Two segments that tie at one ts, their seqs interleaved: whichever
+        // is read first, the other holds hits that rank between its own, so
+        // a page ending at that ts must read both.
+        let interleaved = |records: Vec<Record>| -> [Vec<Record>; 2] {
+            let (even, odd) = records.into_iter().partition(|r| r.seq % 2 == 0);
+            [even, odd]
+        };
+        let [at_300_a, at_300_b] = interleaved(span(300, 301, 1, 24));
+        let [at_320_a, at_320_b] = interleaved(span(320, 321, 1, 24));
+        // Written out of time order, overlapping; ascending, the segment
+        // from 290 is read first and stops at 320.
+        let batches = [
+            span(500, 600, 1, 1),
+            span(0, 100, 1, 1),
+            span(550, 700, 3, 1),
+            span(90, 110, 1, 1),
+            at_300_a,
+            at_300_b,
+            [span(290, 291, 1, 1), at_320_a].concat(),
+            at_320_b,
+        ];
+        let all: Vec<&Record> = batches.iter().flatten().collect();
+        let slices: Vec<&[Record]> = batches.iter().map(Vec::as_slice).collect();
+        let (_dir, index) = index_in_segments(&slices);
+        assert_eq!(index.searcher().segment_readers().len(), batches.len());
+        for q in [None, Some("odd")] {
+            for ascending in [true, false] {
+                let mut expected: Vec<(i64, u64)> = all
+                    .iter()
+                    .filter(|r| q.is_none_or(|q| r.message.starts_with(q)))
+                    .map(|r| (r.ts_ns, r.seq))
+                    .collect();
+                expected.sort_unstable();
+                if !ascending {
+                    expected.reverse();
+                }
+                let mut seen = Vec::new();
+                let mut cursor = None;
+                loop {
+                    let page = index
+                        .search(&SearchParams {
+                            q: q.map(str::to_owned),
+                            limit: 7,
+                            ascending,
+                            cursor,
+                            ..Default::default()
+                        })
+                        .unwrap();
+                    assert_eq!(page.total, expected.len());
+                    seen.extend(page.hits.iter().map(|r| (r.ts_ns, r.seq)));
+                    match page.next_cursor {
+                        Some(next) => cursor = Some(next),
+                        None => break,
+                    }
+                }
+                assert_eq!(seen, expected, "q={q:?} ascending={ascending}");
+            }
         }
     }
 

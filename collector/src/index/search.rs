@@ -10,12 +10,13 @@
 use std::ops::Bound;
 
 use tantivy::collector::sort_key::SortByStaticFastValue;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Collector, Count, TopDocs};
+use tantivy::query::EnableScoring;
 use tantivy::query::{
     AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermSetQuery,
 };
 use tantivy::schema::Field;
-use tantivy::{DocAddress, Order, Searcher, Term};
+use tantivy::{DocAddress, Order, Searcher, SegmentReader, Term};
 
 use super::LogIndex;
 use crate::query::{Cursor, MAX_LIMIT, MAX_QUERY_DEPTH, MAX_QUERY_LEN, SearchParams, query_depth};
@@ -228,7 +229,7 @@ impl LogIndex {
                 order,
             ),
         ));
-        let mut top: Vec<(_, DocAddress)> = searcher.search(&page_query, &collector)?;
+        let mut top = newest_first(searcher, page_query.as_ref(), &collector, limit + 1, order)?;
         let more = top.len() > limit;
         top.truncate(limit);
         let mut hits = Vec::with_capacity(top.len());
@@ -249,6 +250,70 @@ impl LogIndex {
             next_cursor,
         })
     }
+}
+
+/// The sort key of a hit: (`ts`, `seq`).
+type HitKey = (Option<i64>, Option<u64>);
+
+/// What `TopDocs` ordered by (`ts`, `seq`) finds: the first `wanted` hits in
+/// `order`, collected segment by segment from the one with the newest
+/// records (the oldest, ascending), and no further than a segment can still
+/// hold one: past the `wanted`-th hit's `ts`, the rest is skipped. Log
+/// segments hold spans of time, so a page of a frequent term or of a long
+/// range is found in the newest segment or two instead of every match of
+/// the index being read and sorted (at 10 M lines, 2.4 M matches).
+fn newest_first<C>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    collector: &C,
+    wanted: usize,
+    order: Order,
+) -> Result<Vec<(HitKey, DocAddress)>, SearchError>
+where
+    C: Collector<Fruit = Vec<(HitKey, DocAddress)>>,
+{
+    let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    let mut segments: Vec<(u32, &SegmentReader, i64, i64)> = searcher
+        .segment_readers()
+        .iter()
+        .enumerate()
+        .map(|(ord, reader)| {
+            let (min, max) = reader
+                .fast_fields()
+                .i64(super::schema::name::TS)
+                .map_or((i64::MIN, i64::MAX), |ts| (ts.min_value(), ts.max_value()));
+            (ord as u32, reader, min, max)
+        })
+        .collect();
+    match order {
+        Order::Desc => segments.sort_by_key(|s| std::cmp::Reverse(s.3)),
+        Order::Asc => segments.sort_by_key(|s| s.2),
+    }
+    let mut found: Vec<(HitKey, DocAddress)> = Vec::new();
+    for (ord, reader, min, max) in segments {
+        if found.len() >= wanted
+            && let Some(((Some(last), _), _)) = found.last()
+        {
+            // Every hit this segment (or any later one) holds comes after
+            // the last one kept.
+            let beyond = match order {
+                Order::Desc => max < *last,
+                Order::Asc => min > *last,
+            };
+            if beyond {
+                break;
+            }
+        }
+        let fruit = collector.collect_segment(weight.as_ref(), ord, reader)?;
+        found.extend(collector.merge_fruits(vec![fruit])?);
+        // (ts, seq) is unique: this order is the collector's.
+        match order {
+            Order::Desc => found.sort_unstable_by_key(|hit| std::cmp::Reverse(hit.0)),
+            Order::Asc => found.sort_unstable_by_key(|hit| hit.0),
+        }
+        found.truncate(wanted);
+    }
+    Ok(found)
 }
 
 /// The conjunction of `clauses` (everything when there are none).
