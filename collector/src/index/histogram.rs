@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use tantivy::Order;
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::agg_result::AggregationResults;
 use tantivy::aggregation::{AggContextParams, AggregationCollector};
@@ -17,7 +18,7 @@ use tantivy::query::Query;
 
 use super::LogIndex;
 use super::schema::name;
-use super::search::SearchError;
+use super::search::{SearchError, edge_ts};
 use crate::query::SearchParams;
 
 /// Most buckets one call may ask for.
@@ -179,20 +180,17 @@ impl LogIndex {
         Ok(histogram)
     }
 
-    /// The first and last timestamps among the records `query` matches.
+    /// The first and last timestamps among the records `query` matches:
+    /// the oldest and newest hit, each from the segments that can hold it
+    /// (a min/max aggregation read every match: 12 % of a chart of 10 M).
     fn ts_range(
         &self,
         searcher: &tantivy::Searcher,
         query: &dyn Query,
     ) -> Result<Option<(i64, i64)>, SearchError> {
-        let request = json!({
-            "first": { "min": { "field": name::TS } },
-            "last": { "max": { "field": name::TS } },
-        });
-        let results = self.aggregate(searcher, query, request)?;
-        let first = results["first"]["value"].as_f64();
-        let last = results["last"]["value"].as_f64();
-        Ok(first.zip(last).map(|(a, b)| (a as i64, b as i64)))
+        let first = edge_ts(searcher, query, Order::Asc)?;
+        let last = edge_ts(searcher, query, Order::Desc)?;
+        Ok(first.zip(last))
     }
 
     /// Runs an aggregation request (Elasticsearch's JSON form) and returns

@@ -18,13 +18,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::Count;
 use tantivy::index::SegmentId;
 use tantivy::query::{Query, RangeQuery};
 use tantivy::{IndexWriter, Order, Searcher, Term};
 
 use super::LogIndex;
 use super::schema::name;
+use super::search::edge_ts;
 use crate::metrics::Metrics;
 use crate::timefmt::now_ns;
 
@@ -391,17 +392,16 @@ pub fn count(searcher: &Searcher, query: &dyn Query) -> u64 {
 }
 
 /// The timestamp of the oldest record stamped at or after `from` (0 when
-/// there is none).
+/// there is none), read from the oldest segments only (a sort of every
+/// record took 87 ms at 10 M, on the indexer thread at every pass).
 pub fn oldest_ts(searcher: &Searcher, ts_field: tantivy::schema::Field, from: i64) -> i64 {
-    let top = TopDocs::with_limit(1).order_by_fast_field::<i64>(name::TS, Order::Asc);
     let query = RangeQuery::new(
         Bound::Included(Term::from_field_i64(ts_field, from)),
         Bound::Unbounded,
     );
-    searcher
-        .search(&query, &top)
+    edge_ts(searcher, &query, Order::Asc)
         .ok()
-        .and_then(|hits| hits.first().and_then(|(ts, _)| *ts))
+        .flatten()
         .unwrap_or(0)
 }
 

@@ -219,17 +219,7 @@ impl LogIndex {
         let order = if p.ascending { Order::Asc } else { Order::Desc };
         let limit = p.limit.min(MAX_LIMIT);
         // One more than asked tells whether another page exists.
-        let collector = TopDocs::with_limit(limit + 1).order_by((
-            (
-                SortByStaticFastValue::<i64>::for_field(super::schema::name::TS),
-                order,
-            ),
-            (
-                SortByStaticFastValue::<u64>::for_field(super::schema::name::SEQ),
-                order,
-            ),
-        ));
-        let mut top = newest_first(searcher, page_query.as_ref(), &collector, limit + 1, order)?;
+        let mut top = newest_first(searcher, page_query.as_ref(), limit + 1, order)?;
         let more = top.len() > limit;
         top.truncate(limit);
         let mut hits = Vec::with_capacity(top.len());
@@ -262,16 +252,22 @@ type HitKey = (Option<i64>, Option<u64>);
 /// segments hold spans of time, so a page of a frequent term or of a long
 /// range is found in the newest segment or two instead of every match of
 /// the index being read and sorted (at 10 M lines, 2.4 M matches).
-fn newest_first<C>(
+fn newest_first(
     searcher: &Searcher,
     query: &dyn Query,
-    collector: &C,
     wanted: usize,
     order: Order,
-) -> Result<Vec<(HitKey, DocAddress)>, SearchError>
-where
-    C: Collector<Fruit = Vec<(HitKey, DocAddress)>>,
-{
+) -> Result<Vec<(HitKey, DocAddress)>, SearchError> {
+    let collector = TopDocs::with_limit(wanted).order_by((
+        (
+            SortByStaticFastValue::<i64>::for_field(super::schema::name::TS),
+            order,
+        ),
+        (
+            SortByStaticFastValue::<u64>::for_field(super::schema::name::SEQ),
+            order,
+        ),
+    ));
     let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
     let mut segments: Vec<(u32, &SegmentReader, i64, i64)> = searcher
         .segment_readers()
@@ -314,6 +310,17 @@ where
         found.truncate(wanted);
     }
     Ok(found)
+}
+
+/// The timestamp of the first record `query` matches in `order` (the
+/// oldest, ascending), read from the segments that can hold it only.
+pub fn edge_ts(
+    searcher: &Searcher,
+    query: &dyn Query,
+    order: Order,
+) -> Result<Option<i64>, SearchError> {
+    let top = newest_first(searcher, query, 1, order)?;
+    Ok(top.first().and_then(|((ts, _), _)| *ts))
 }
 
 /// The conjunction of `clauses` (everything when there are none).
