@@ -28,9 +28,9 @@ pub struct Metrics {
     /// Holes in containers' logs: lines Docker's rotation deleted before
     /// they were read (each also a marker record in that container's log).
     pub engine_losses: AtomicU64,
-    /// The engine answered the last call (events stream or list).
-    pub docker_up: AtomicBool,
-    /// Since when, and why, the engine cannot be reached (`/healthz`).
+    /// Since when, and why, the engine cannot be reached (`/healthz`; none
+    /// once the last list of containers worked). One value, so that the
+    /// state and its reason are read together.
     pub docker_outage: Outage,
     /// The last commit succeeded.
     pub index_ok: AtomicBool,
@@ -50,6 +50,9 @@ impl Metrics {
     pub fn new() -> Metrics {
         let metrics = Metrics::default();
         metrics.index_ok.store(true, Ordering::Relaxed);
+        metrics
+            .docker_outage
+            .begin("the Docker engine has not answered yet".into());
         metrics
     }
 

@@ -25,7 +25,8 @@ use crate::metrics::Metrics;
 use crate::timefmt::{format_rfc3339_ns, now_ns};
 
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    let docker_ok = state.metrics.docker_up.load(Ordering::Relaxed);
+    let docker_outage = state.metrics.docker_outage.get();
+    let docker_ok = docker_outage.is_none();
     let index = state.index.clone();
     let probe = tokio::task::spawn_blocking(move || index.count()).await;
     let (index_ok, records, index_error) = match probe {
@@ -43,7 +44,6 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         })
         .collect();
     let ok = docker_ok && index_ok;
-    let docker_outage = state.metrics.docker_outage.get();
     let index_outage = state.metrics.index_outage.get();
     let index_error = index_error.or_else(|| index_outage.as_ref().map(|o| o.1.clone()));
     let status = if ok {

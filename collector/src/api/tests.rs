@@ -34,7 +34,7 @@ impl Fixture {
     fn new(records: &[Record]) -> Fixture {
         let (dir, index) = index_with(records);
         let metrics = Metrics::new();
-        metrics.docker_up.store(true, Ordering::Relaxed);
+        metrics.docker_outage.end();
         let (shutdown, receiver) = tokio::sync::watch::channel(false);
         let state = AppState {
             index: Arc::new(index),
@@ -562,11 +562,6 @@ async fn healthz_is_ok_when_docker_and_the_index_are() {
 #[tokio::test]
 async fn healthz_is_503_degraded_and_names_the_part_that_is_down() {
     let fixture = Fixture::empty();
-    fixture
-        .state
-        .metrics
-        .docker_up
-        .store(false, Ordering::Relaxed);
     let before = crate::timefmt::now_ns();
     let metrics = &fixture.state.metrics;
     metrics
@@ -590,11 +585,6 @@ async fn healthz_is_503_degraded_and_names_the_part_that_is_down() {
     assert_eq!(body["index"]["ok"], true);
     assert_eq!(body["index"]["since"], Value::Null);
 
-    fixture
-        .state
-        .metrics
-        .docker_up
-        .store(true, Ordering::Relaxed);
     fixture
         .state
         .metrics

@@ -15,7 +15,6 @@ pub mod watch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -117,7 +116,6 @@ impl DockerSource {
                     for (id, name) in containers {
                         self.track(&id, &name, &mut tasks);
                     }
-                    self.metrics.docker_up.store(true, Ordering::Relaxed);
                     self.metrics.docker_outage.end();
                     backoff = Duration::from_millis(200);
                     if logged_down {
@@ -126,7 +124,6 @@ impl DockerSource {
                     }
                 }
                 Err(e) => {
-                    self.metrics.docker_up.store(false, Ordering::Relaxed);
                     self.metrics
                         .docker_outage
                         .begin(format!("cannot list containers: {e}"));
