@@ -29,7 +29,8 @@ use crate::timefmt::{now_ns, parse_rfc3339_ns};
 
 /// Bytes read per call; a caller sends what it got before reading more.
 const READ_CAP: usize = 1024 * 1024;
-/// Bytes from the end of a rotated file searched for its last entry.
+/// Bytes searched for a file's first entry (from its start) or last whole
+/// entry (from its end).
 const LAST_ENTRY_WINDOW: u64 = 256 * 1024;
 
 /// One entry of the file, decoded.
@@ -125,7 +126,7 @@ fn first_ts(path: &Path) -> Option<i64> {
 /// whatever the file's offset).
 fn first_entry_ts(file: &File) -> Option<i64> {
     use std::os::unix::fs::FileExt as _;
-    let mut head = vec![0; 64 * 1024];
+    let mut head = vec![0; LAST_ENTRY_WINDOW as usize];
     let mut len = 0;
     while len < head.len() {
         match file.read_at(&mut head[len..], len as u64) {
@@ -204,13 +205,20 @@ impl Rotations {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for pair in ids.windows(2) {
-            if let [Some(older), Some(newer)] = pair
-                && !pairs.iter().any(|(o, _)| o.is(older))
-            {
-                if pairs.len() == ROTATIONS_KEPT {
-                    pairs.pop_front();
+            let [Some(older), Some(newer)] = pair else {
+                continue;
+            };
+            // What the chain shows now is the truth: it also replaces what
+            // was noted of an earlier file with the same identity (an inode
+            // reused where the filesystem keeps no creation time).
+            match pairs.iter_mut().find(|(o, _)| o.is(older)) {
+                Some(noted) => *noted = (*older, *newer),
+                None => {
+                    if pairs.len() == ROTATIONS_KEPT {
+                        pairs.pop_front();
+                    }
+                    pairs.push_back((*older, *newer));
                 }
-                pairs.push_back((*older, *newer));
             }
         }
     }
