@@ -197,10 +197,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // lets the indexer end. What it held is not checkpointed, so the next
     // start reads it again.
     let stuck = async move {
-        while metrics_at_stop
-            .index_ok
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        while metrics_at_stop.index_outage.get().is_none() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };

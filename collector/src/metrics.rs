@@ -7,7 +7,7 @@
 //! from the index ledger at scrape time instead of being counted twice.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -32,9 +32,8 @@ pub struct Metrics {
     /// once the last list of containers worked). One value, so that the
     /// state and its reason are read together.
     pub docker_outage: Outage,
-    /// The last commit succeeded.
-    pub index_ok: AtomicBool,
-    /// Since when, and why, commits fail (`/healthz`).
+    /// Since when, and why, the index cannot be written (`/healthz`; none
+    /// once a commit works again).
     pub index_outage: Outage,
     /// The data dir's size on disk (the last retention pass).
     pub index_bytes: AtomicU64,
@@ -49,7 +48,6 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let metrics = Metrics::default();
-        metrics.index_ok.store(true, Ordering::Relaxed);
         metrics
             .docker_outage
             .begin("the Docker engine has not answered yet".into());

@@ -2,7 +2,6 @@
 //! written by the `prometheus-client` library from the pipeline's atomics).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
@@ -30,7 +29,7 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let index = state.index.clone();
     let probe = tokio::task::spawn_blocking(move || index.count()).await;
     let (index_ok, records, index_error) = match probe {
-        Ok(Ok(n)) => (state.metrics.index_ok.load(Ordering::Relaxed), n, None),
+        Ok(Ok(n)) => (state.metrics.index_outage.get().is_none(), n, None),
         Ok(Err(e)) => (false, 0, Some(e.to_string())),
         Err(e) => (false, 0, Some(e.to_string())),
     };

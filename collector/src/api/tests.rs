@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -585,11 +584,6 @@ async fn healthz_is_503_degraded_and_names_the_part_that_is_down() {
     assert_eq!(body["index"]["ok"], true);
     assert_eq!(body["index"]["since"], Value::Null);
 
-    fixture
-        .state
-        .metrics
-        .index_ok
-        .store(false, Ordering::Relaxed);
     metrics.docker_outage.end();
     metrics
         .index_outage

@@ -12,7 +12,6 @@
 //! memory.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -212,7 +211,10 @@ impl Indexer {
         if let Err(e) = writer.run(adds) {
             let first = batch.first().map_or(0, |r| r.seq);
             tracing::error!(error = %e, first_seq = first, records = batch.len(), "cannot add documents to the index");
-            self.metrics.index_ok.store(false, Ordering::Relaxed);
+            let why = self.why(&e);
+            self.metrics
+                .index_outage
+                .begin(format!("documents cannot be added ({why}): {e}"));
         }
         if let Some(last) = batch.last() {
             self.next_seq = last.seq + 1;
@@ -244,6 +246,22 @@ impl Indexer {
         }
     }
 
+    /// Why the index cannot be written, in words: tantivy wraps the OS
+    /// error in several ways (an I/O error, a path error, a killed indexing
+    /// thread whose error is gone), so the data dir's free space decides too.
+    fn why(&self, e: &tantivy::TantivyError) -> &'static str {
+        let text = format!("{e:?}");
+        let full = ["StorageFull", "os error 28", "No space left"]
+            .iter()
+            .any(|sign| text.contains(sign))
+            || fs4::available_space(&self.retention.data_dir).is_ok_and(|free| free < 64 * 1024);
+        if full {
+            "the disk is full"
+        } else {
+            "the index cannot be written"
+        }
+    }
+
     /// Commits with the checkpoints; true when it worked.
     fn commit(&mut self, writer: &mut IndexWriter) -> bool {
         let payload = CommitPayload {
@@ -257,28 +275,23 @@ impl Indexer {
             prepared.commit()
         });
         if let Err(e) = result {
-            if self.metrics.index_ok.load(Ordering::Relaxed) {
-                // tantivy wraps the OS error in several ways (an I/O error,
-                // a path error, an internal one): its text is what they share.
-                let text = format!("{e:?}");
-                let full = ["StorageFull", "os error 28", "No space left"]
-                    .iter()
-                    .any(|sign| text.contains(sign));
-                let why = if full {
-                    "the disk is full"
-                } else {
-                    "the index cannot be written"
-                };
+            // Logged once per outage (the retries are every few seconds);
+            // the reason shown is the commit's.
+            let first = self
+                .metrics
+                .index_outage
+                .get()
+                .is_none_or(|(_, why)| !why.starts_with("commits fail"));
+            let why = self.why(&e);
+            if first {
                 tracing::error!(error = %e, "index commit failed ({why}): ingest pauses, Docker keeps the lines; retrying");
-                self.metrics
-                    .index_outage
-                    .begin(format!("commits fail ({why}): {e}; ingest paused"));
             }
+            self.metrics
+                .index_outage
+                .begin(format!("commits fail ({why}): {e}; ingest paused"));
             Metrics::add(&self.metrics.commit_errors, 1);
-            self.metrics.index_ok.store(false, Ordering::Relaxed);
             return false;
         }
-        self.metrics.index_ok.store(true, Ordering::Relaxed);
         self.metrics.index_outage.end();
         Metrics::add(&self.metrics.commits, 1);
         // Committed: the records are safe even if the readers cannot see
