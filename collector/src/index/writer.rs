@@ -210,8 +210,8 @@ impl Indexer {
             .collect();
         if let Err(e) = writer.run(adds) {
             let first = batch.first().map_or(0, |r| r.seq);
-            tracing::error!(error = %e, first_seq = first, records = batch.len(), "cannot add documents to the index");
             let why = self.why(&e);
+            tracing::error!(error = %e, first_seq = first, records = batch.len(), "cannot add documents to the index ({why}); the commit that follows fails, and ingest pauses");
             self.metrics
                 .index_outage
                 .begin(format!("documents cannot be added ({why}): {e}"));
