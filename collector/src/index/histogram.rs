@@ -1,7 +1,11 @@
 //! Matching lines over time, counted by level: what the UI's volume chart
-//! draws. tantivy's aggregations compute it from the fast fields `ts` and
-//! `level` (a histogram with a terms sub-aggregation), so no record is read
-//! from the store: the cost is one pass over the matching documents' columns.
+//! draws. It is counted from the fast fields `ts` and `level`, so no record
+//! is read from the store: per segment, one pass over the matching
+//! documents' two columns, or, when only time is asked (the chart of
+//! everything, or of a range), the block summaries' level counts (see
+//! `blocks`), read document by document only where a block straddles a
+//! bar's edge. tantivy's own aggregations did the same pass at 174 ms for
+//! 10 M records; the summaries make it a few ms once computed.
 //!
 //! The bucket width is a "nice" interval (1 s, 5 m, 1 h …) chosen so that
 //! the range fits in at most the number of buckets asked for, and buckets
@@ -9,14 +13,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
-use tantivy::Order;
-use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::agg_result::AggregationResults;
-use tantivy::aggregation::{AggContextParams, AggregationCollector};
-use tantivy::query::Query;
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{EnableScoring, Query, Weight};
+use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Order, SegmentReader};
 
 use super::LogIndex;
+use super::blocks::BLOCK;
 use super::schema::name;
 use super::search::{SearchError, edge_ts};
 use crate::query::SearchParams;
@@ -108,7 +110,23 @@ impl LogIndex {
         let query = self.filters(p)?;
         let (low, high) = match (p.since_ns, p.until_ns) {
             (Some(since), Some(until)) => (since, until),
-            (Some(since), None) => (since, now_ns.max(since)),
+            (Some(since), None) => {
+                let high = now_ns.max(since);
+                // A line stamped after now (a container's clock ahead) gets
+                // its bar too.
+                let beyond = searcher.segment_readers().iter().any(|segment| {
+                    segment
+                        .fast_fields()
+                        .i64(name::TS)
+                        .is_ok_and(|ts| ts.max_value() > high)
+                });
+                let last = if beyond {
+                    edge_ts(&searcher, query.as_ref(), Order::Desc)?
+                } else {
+                    None
+                };
+                (since, last.map_or(high, |last| last.max(high)))
+            }
             (since, until) => match self.ts_range(&searcher, query.as_ref())? {
                 Some((first, last)) => (since.unwrap_or(first), until.unwrap_or(last)),
                 None => {
@@ -120,57 +138,43 @@ impl LogIndex {
                 }
             },
         };
+        if low > high {
+            return Ok(Histogram {
+                buckets: Vec::new(),
+                total: 0,
+                interval_ns: nice_interval(0, buckets),
+            });
+        }
         let interval = nice_interval(high.saturating_sub(low).saturating_add(1), buckets);
-        let start = low.div_euclid(interval) * interval;
-        let last = high.div_euclid(interval) * interval;
-        let request = json!({
-            "over_time": {
-                "histogram": {
-                    "field": name::TS,
-                    "interval": interval as f64,
-                    "min_doc_count": 0,
-                    "extended_bounds": { "min": start as f64, "max": last as f64 },
-                },
-                "aggs": {
-                    "by_level": {
-                        "terms": { "field": name::LEVEL, "size": 64, "missing": NO_LEVEL }
-                    }
-                }
-            }
-        });
-        let results = self.aggregate(&searcher, query.as_ref(), request)?;
+        let bars = Bars {
+            low,
+            high,
+            start: low.div_euclid(interval) * interval,
+            interval,
+            count: (high.div_euclid(interval) - low.div_euclid(interval)) as usize + 1,
+        };
+        let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        let mut per_level: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); bars.count];
+        for segment in searcher.segment_readers() {
+            let counted = if time_only(p) && segment.alive_bitset().is_none() {
+                self.count_by_blocks(segment, &bars)?
+            } else {
+                None
+            };
+            let counted = match counted {
+                Some(counted) => counted,
+                None => count_matches(weight.as_ref(), segment, &bars)?,
+            };
+            counted.add_to(&mut per_level)?;
+        }
         let mut histogram = Histogram {
-            buckets: Vec::new(),
+            buckets: Vec::with_capacity(bars.count),
             total: 0,
             interval_ns: interval,
         };
-        let entries = results["over_time"]["buckets"].as_array().cloned();
-        for entry in entries.unwrap_or_default() {
-            let Some(key) = entry["key"].as_f64() else {
-                continue;
-            };
-            // Keys are multiples of the interval computed in f64: snap back.
-            let start_ns = ((key / interval as f64).round() as i64).saturating_mul(interval);
-            let mut counts = BTreeMap::new();
-            for level in entry["by_level"]["buckets"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                let count = level["doc_count"].as_u64().unwrap_or(0);
-                let key = match &level["key"] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                if count > 0 {
-                    histogram.total += count;
-                    *counts.entry(key).or_insert(0) += count;
-                }
-            }
-            // An empty bar that f64 rounding put just outside the range.
-            if counts.is_empty() && !(start..=last).contains(&start_ns) {
-                continue;
-            }
+        for (i, counts) in per_level.into_iter().enumerate() {
+            histogram.total += counts.values().sum::<u64>();
+            let start_ns = bars.start + i as i64 * interval;
             histogram.buckets.push(Bucket {
                 start_ns,
                 end_ns: start_ns.saturating_add(interval),
@@ -178,6 +182,47 @@ impl LogIndex {
             });
         }
         Ok(histogram)
+    }
+
+    /// A segment's bars from its block summary: a block that lies in one
+    /// bar adds its level counts at once; only blocks across a bar's edge or
+    /// the range's are read document by document. `None` when the summary
+    /// has no level counts.
+    fn count_by_blocks<'a>(
+        &self,
+        segment: &SegmentReader,
+        bars: &'a Bars,
+    ) -> Result<Option<Counted<'a>>, SearchError> {
+        let summary = self.summaries().get(segment)?;
+        let Some(levels) = summary.levels() else {
+            return Ok(None);
+        };
+        let mut counted = Counted::new(segment, bars)?;
+        if counted.width != levels.width {
+            return Ok(None);
+        }
+        let mut docs = Vec::with_capacity(BLOCK as usize);
+        for (block, &(min, max)) in summary.spans().iter().enumerate() {
+            if max < bars.low || min > bars.high {
+                continue;
+            }
+            if bars.low <= min && max <= bars.high && bars.index(min) == bars.index(max) {
+                let row = bars.index(min) * counted.width;
+                for (count, &add) in counted.counts[row..row + counted.width]
+                    .iter_mut()
+                    .zip(levels.block(block))
+                {
+                    *count += u64::from(add);
+                }
+                continue;
+            }
+            docs.clear();
+            docs.extend(summary.docs(block));
+            for chunk in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
+                counted.add(chunk);
+            }
+        }
+        Ok(Some(counted))
     }
 
     /// The first and last timestamps among the records `query` matches:
@@ -192,24 +237,125 @@ impl LogIndex {
         let last = edge_ts(searcher, query, Order::Desc)?;
         Ok(first.zip(last))
     }
+}
 
-    /// Runs an aggregation request (Elasticsearch's JSON form) and returns
-    /// its result as JSON.
-    fn aggregate(
-        &self,
-        searcher: &tantivy::Searcher,
-        query: &dyn Query,
-        request: Value,
-    ) -> Result<Value, SearchError> {
-        let aggregations: Aggregations = serde_json::from_value(request)
-            .map_err(|e| SearchError::BadQuery(format!("aggregation request: {e}")))?;
-        let context =
-            AggContextParams::new(Default::default(), self.tantivy().tokenizers().clone());
-        let collector = AggregationCollector::from_aggs(aggregations, context);
-        let results: AggregationResults = searcher.search(query, &collector)?;
-        serde_json::to_value(&results)
-            .map_err(|e| SearchError::Index(tantivy::TantivyError::InternalError(e.to_string())))
+/// Whether `p` filters on time alone (or not at all): then every document
+/// of a block in range matches, and its summary's counts are the bar's.
+fn time_only(p: &SearchParams) -> bool {
+    p.q.as_deref().is_none_or(|q| q.trim().is_empty())
+        && p.request_id.is_none()
+        && p.container.is_empty()
+        && p.service.is_empty()
+        && p.level.is_empty()
+        && p.stream.is_empty()
+        && p.max_seq.is_none()
+        && p.after_seq.is_none()
+}
+
+/// The bars: `count` of `interval` from `start`, counting `low..=high`.
+struct Bars {
+    low: i64,
+    high: i64,
+    start: i64,
+    interval: i64,
+    count: usize,
+}
+
+impl Bars {
+    /// The bar of a timestamp in `low..=high`.
+    fn index(&self, ts: i64) -> usize {
+        ((ts - self.start) / self.interval) as usize
     }
+}
+
+/// One segment's counts per bar and level ordinal (the last: no level).
+struct Counted<'a> {
+    bars: &'a Bars,
+    ts: Column<i64>,
+    level: Option<StrColumn>,
+    width: usize,
+    counts: Vec<u64>,
+    ts_values: Vec<Option<i64>>,
+    ords: Vec<Option<u64>>,
+}
+
+impl<'a> Counted<'a> {
+    fn new(segment: &SegmentReader, bars: &'a Bars) -> tantivy::Result<Counted<'a>> {
+        let columns = segment.fast_fields();
+        let level = columns.str(name::LEVEL)?;
+        let width = level.as_ref().map_or(0, |l| l.num_terms()) + 1;
+        Ok(Counted {
+            bars,
+            ts: columns.i64(name::TS)?,
+            level,
+            width,
+            counts: vec![0; bars.count * width],
+            ts_values: vec![None; COLLECT_BLOCK_BUFFER_LEN],
+            ords: vec![None; COLLECT_BLOCK_BUFFER_LEN],
+        })
+    }
+
+    /// Counts the documents `docs` (at most a collector block of them).
+    fn add(&mut self, docs: &[DocId]) {
+        let ts = &mut self.ts_values[..docs.len()];
+        ts.fill(None);
+        self.ts.first_vals(docs, ts);
+        let ords = &mut self.ords[..docs.len()];
+        ords.fill(None);
+        if let Some(level) = &self.level {
+            level.ords().first_vals(docs, ords);
+        }
+        let none = self.width - 1;
+        for (ts, ord) in ts.iter().zip(ords.iter()) {
+            let Some(ts) = *ts else { continue };
+            if ts < self.bars.low || ts > self.bars.high {
+                continue;
+            }
+            let ord = ord.map_or(none, |o| (o as usize).min(none));
+            self.counts[self.bars.index(ts) * self.width + ord] += 1;
+        }
+    }
+
+    /// Adds these counts to the bars', by level name.
+    fn add_to(&self, bars: &mut [BTreeMap<String, u64>]) -> tantivy::Result<()> {
+        let mut names = Vec::with_capacity(self.width);
+        for ord in 0..self.width - 1 {
+            let mut name = String::new();
+            if let Some(level) = &self.level {
+                level.ord_to_str(ord as u64, &mut name)?;
+            }
+            names.push(name);
+        }
+        names.push(NO_LEVEL.to_owned());
+        for (bar, row) in bars.iter_mut().zip(self.counts.chunks(self.width)) {
+            for (name, &count) in names.iter().zip(row) {
+                if count > 0 {
+                    *bar.entry(name.clone()).or_insert(0) += count;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A segment's bars from the documents `weight` matches, read one by one.
+fn count_matches<'a>(
+    weight: &dyn Weight,
+    segment: &SegmentReader,
+    bars: &'a Bars,
+) -> tantivy::Result<Counted<'a>> {
+    let mut counted = Counted::new(segment, bars)?;
+    let alive = segment.alive_bitset();
+    let mut kept = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
+    weight.for_each_no_score(segment, &mut |docs| match alive {
+        None => counted.add(docs),
+        Some(alive) => {
+            kept.clear();
+            kept.extend(docs.iter().copied().filter(|&doc| alive.is_alive(doc)));
+            counted.add(&kept);
+        }
+    })?;
+    Ok(counted)
 }
 
 #[cfg(test)]
@@ -276,5 +422,85 @@ mod tests {
         let h = index.histogram(&none, 60, 10 * SEC).unwrap();
         assert_eq!(h.total, 0);
         assert!(h.buckets.is_empty());
+    }
+
+    /// The chart of many blocks, time only (block counts) or filtered
+    /// (document by document), equals counting the records themselves.
+    #[test]
+    fn block_counts_and_document_counts_equal_the_records() {
+        use super::super::testing::index_in_segments;
+        use crate::record::{Level, Record};
+
+        let levels = [
+            Some(Level::Error),
+            Some(Level::Info),
+            None,
+            Some(Level::Warn),
+        ];
+        let mut records: Vec<Record> = (0..5_000u64)
+            .map(|i| {
+                // Mostly in order, with a backlog read late in the middle.
+                let ts = if (2_000..2_300).contains(&i) {
+                    (i as i64 - 2_000) * 7 * SEC
+                } else {
+                    i as i64 * 3 * SEC + (i as i64 * 7919 % 5_000) * MS
+                };
+                let container = if i % 3 == 0 { "api" } else { "web" };
+                let mut r = record(i + 1, ts, container, "a line");
+                r.level = levels[(i % 4) as usize].clone();
+                r
+            })
+            .collect();
+        records.rotate_left(1_234);
+        let (_dir, index) = index_in_segments(&[&records[..3_100], &records[3_100..]]);
+        let cases = [
+            (None, None, 120, vec![]),
+            (Some(0), Some(15_000 * SEC), 50, vec![]),
+            (Some(3_001 * SEC), Some(9_999 * SEC + 1), 7, vec![]),
+            (Some(100 * SEC), None, 500, vec![]),
+            (None, Some(600 * SEC), 33, vec![]),
+            (None, None, 120, vec!["api".to_string()]),
+            (
+                Some(500 * SEC),
+                Some(4_000 * SEC),
+                60,
+                vec!["web".to_string()],
+            ),
+        ];
+        let now = 20_000 * SEC;
+        for (since, until, buckets, container) in cases {
+            let p = SearchParams {
+                since_ns: since,
+                until_ns: until,
+                container: container.clone(),
+                ..SearchParams::default()
+            };
+            let h = index.histogram(&p, buckets, now).unwrap();
+            let matching: Vec<&Record> = records
+                .iter()
+                .filter(|r| since.is_none_or(|s| r.ts_ns >= s))
+                .filter(|r| until.is_none_or(|u| r.ts_ns <= u))
+                .filter(|r| container.is_empty() || container.contains(&r.container.name))
+                .collect();
+            assert_eq!(
+                h.total as usize,
+                matching.len(),
+                "{since:?} {until:?} {container:?}"
+            );
+            let mut expected = vec![BTreeMap::<String, u64>::new(); h.buckets.len()];
+            for r in matching {
+                let bar = h
+                    .buckets
+                    .iter()
+                    .position(|b| (b.start_ns..b.end_ns).contains(&r.ts_ns))
+                    .expect("a bar for every record");
+                let level = r.level.as_ref().map_or(NO_LEVEL, Level::as_str);
+                *expected[bar].entry(level.to_string()).or_insert(0) += 1;
+            }
+            let got: Vec<_> = h.buckets.iter().map(|b| b.counts.clone()).collect();
+            assert_eq!(got, expected, "{since:?} {until:?} {container:?}");
+            assert!(h.buckets.len() <= buckets + 1);
+            assert!(h.buckets.windows(2).all(|w| w[0].end_ns == w[1].start_ns));
+        }
     }
 }

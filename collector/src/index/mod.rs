@@ -7,6 +7,7 @@
 //! turns API parameters into tantivy queries. This file opens the index and
 //! converts records to documents and back.
 
+pub mod blocks;
 pub mod containers;
 pub mod histogram;
 pub mod payload;
@@ -16,6 +17,7 @@ pub mod search;
 pub mod writer;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::Value;
 use tantivy::collector::Count;
@@ -63,6 +65,8 @@ pub struct LogIndex {
     reader: IndexReader,
     fields: Fields,
     containers: ContainerTable,
+    /// Block summaries of the segments searched lately (see `blocks`).
+    summaries: Arc<blocks::Summaries>,
 }
 
 impl std::fmt::Debug for LogIndex {
@@ -121,6 +125,7 @@ impl LogIndex {
                 reader,
                 fields,
                 containers,
+                summaries: Arc::default(),
             },
             payload,
         ))
@@ -143,9 +148,16 @@ impl LogIndex {
         self.reader.searcher()
     }
 
+    /// The block summaries of the segments (see `blocks`).
+    pub fn summaries(&self) -> &Arc<blocks::Summaries> {
+        &self.summaries
+    }
+
     /// Makes the last commit visible to searches.
     pub fn reload(&self) -> tantivy::Result<()> {
-        self.reader.reload()
+        self.reader.reload()?;
+        self.summaries.keep_only(&self.reader.searcher());
+        Ok(())
     }
 
     /// Number of committed records (a health probe that touches the index).

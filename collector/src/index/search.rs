@@ -7,7 +7,7 @@
 //! which makes the order total and stable, and the cursor is simply the last
 //! hit's (`ts`, `seq`): the next page is "strictly after it" in that order.
 
-use std::ops::Bound;
+use std::ops::{Bound, RangeInclusive};
 
 use tantivy::collector::sort_key::SortByStaticFastValue;
 use tantivy::collector::{Collector, Count, TopDocs};
@@ -19,6 +19,7 @@ use tantivy::schema::Field;
 use tantivy::{DocAddress, Order, Searcher, SegmentReader, Term};
 
 use super::LogIndex;
+use super::blocks::TsRange;
 use crate::query::{Cursor, MAX_LIMIT, MAX_QUERY_DEPTH, MAX_QUERY_LEN, SearchParams, query_depth};
 use crate::record::Record;
 
@@ -120,13 +121,9 @@ impl LogIndex {
             }
         }
         if p.since_ns.is_some() || p.until_ns.is_some() {
-            let lower = p.since_ns.map_or(Bound::Unbounded, |t| {
-                Bound::Included(Term::from_field_i64(f.ts, t))
-            });
-            let upper = p.until_ns.map_or(Bound::Unbounded, |t| {
-                Bound::Included(Term::from_field_i64(f.ts, t))
-            });
-            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+            let since = p.since_ns.unwrap_or(i64::MIN);
+            let until = p.until_ns.unwrap_or(i64::MAX);
+            clauses.push((Occur::Must, self.ts_within(since..=until)));
         }
         if p.max_seq.is_some() || p.after_seq.is_some() {
             let lower = p.after_seq.map_or(Bound::Unbounded, |s| {
@@ -140,32 +137,36 @@ impl LogIndex {
         Ok(clauses)
     }
 
+    /// Records whose `ts` is in `range`, read from the `ts` column with the
+    /// block summaries' help (see `blocks`).
+    fn ts_within(&self, range: RangeInclusive<i64>) -> Box<dyn Query> {
+        Box::new(TsRange::new(range, self.summaries().clone()))
+    }
+
     /// "Strictly after the cursor" in the requested order.
     fn after_cursor(&self, cursor: Cursor, ascending: bool) -> Box<dyn Query> {
         let f = self.fields();
-        let ts = |t| Term::from_field_i64(f.ts, t);
         let seq = |s| Term::from_field_u64(f.seq, s);
+        let t = cursor.ts_ns;
+        // An empty range when the cursor is at the end of time.
+        let nothing = RangeInclusive::new(1, 0);
         let (ts_beyond, seq_beyond) = if ascending {
             (
-                RangeQuery::new(Bound::Excluded(ts(cursor.ts_ns)), Bound::Unbounded),
+                t.checked_add(1).map_or(nothing, |next| next..=i64::MAX),
                 RangeQuery::new(Bound::Excluded(seq(cursor.seq)), Bound::Unbounded),
             )
         } else {
             (
-                RangeQuery::new(Bound::Unbounded, Bound::Excluded(ts(cursor.ts_ns))),
+                t.checked_sub(1).map_or(nothing, |prev| i64::MIN..=prev),
                 RangeQuery::new(Bound::Unbounded, Bound::Excluded(seq(cursor.seq))),
             )
         };
-        let same_ts = RangeQuery::new(
-            Bound::Included(ts(cursor.ts_ns)),
-            Bound::Included(ts(cursor.ts_ns)),
-        );
         let tie = BooleanQuery::new(vec![
-            (Occur::Must, Box::new(same_ts) as Box<dyn Query>),
+            (Occur::Must, self.ts_within(t..=t)),
             (Occur::Must, Box::new(seq_beyond)),
         ]);
         Box::new(BooleanQuery::new(vec![
-            (Occur::Should, Box::new(ts_beyond) as Box<dyn Query>),
+            (Occur::Should, self.ts_within(ts_beyond)),
             (Occur::Should, Box::new(tie)),
         ]))
     }
