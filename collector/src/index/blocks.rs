@@ -481,7 +481,11 @@ mod tests {
         for _ in 0..150 {
             let a = (next() % 5_200_000) as i64;
             // Narrow ones fall within a block, wide ones hold whole blocks.
-            let width = if next().is_multiple_of(2) { 600_000 } else { 3_000_000 };
+            let width = if next().is_multiple_of(2) {
+                600_000
+            } else {
+                3_000_000
+            };
             let b = a + (next() % width) as i64;
             ranges.push((a, b));
         }
