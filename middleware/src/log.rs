@@ -36,7 +36,9 @@ use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 
 use crate::context::RequestContext;
 use crate::timestamp::Rfc3339Cache;
-use escape::{escape_into, push_hex, push_json_str, push_json_str_fmt};
+pub(crate) use escape::write_hex;
+use escape::{push_json_str, push_json_str_fmt};
+use keys::{CallsiteKeys, Key, Keys, write_key};
 
 /// A tracing-subscriber layer that writes each event as one JSON line.
 ///
@@ -91,6 +93,7 @@ struct Buffers {
     fields: Vec<u8>,
     log_target: String,
     clock: Rfc3339Cache,
+    keys: Keys,
 }
 
 thread_local! {
@@ -126,6 +129,7 @@ where
             fields,
             log_target,
             clock,
+            keys,
         } = bufs;
         line.clear();
         ids.clear();
@@ -153,12 +157,14 @@ where
             .is_some();
         log_target.clear();
         let from_log = meta.target() == "log";
+        let callsite = keys.get(meta, has_request, from_log);
         event.record(&mut JsonVisitor {
             msg,
             fields,
             has_request,
             from_log,
             log_target,
+            callsite: &callsite,
         });
         if msg.is_empty() {
             line.extend_from_slice(b"\"\"");
@@ -169,7 +175,7 @@ where
         if from_log && !log_target.is_empty() {
             push_json_str(line, log_target);
         } else {
-            push_json_str(line, meta.target());
+            line.extend_from_slice(callsite.target());
         }
         line.extend_from_slice(ids);
         line.extend_from_slice(fields);
@@ -181,15 +187,10 @@ where
 }
 
 fn write_ids(out: &mut Vec<u8>, request: &RequestContext) {
-    out.extend_from_slice(b",\"request_id\":");
     // Request IDs are [A-Za-z0-9._:-] only: nothing to escape.
-    out.push(b'"');
+    out.extend_from_slice(b",\"request_id\":\"");
     out.extend_from_slice(request.request_id().as_header_value().as_bytes());
-    out.extend_from_slice(b"\",\"trace_id\":\"");
-    push_hex::<32>(out, &request.trace_id().to_bytes());
-    out.extend_from_slice(b"\",\"span_id\":\"");
-    push_hex::<16>(out, &request.span_id().to_bytes());
-    out.push(b'"');
+    out.extend_from_slice(request.ids_json());
 }
 
 fn level_str(level: &Level) -> &'static str {
@@ -212,6 +213,8 @@ struct JsonVisitor<'a> {
     /// its `log.*` fields are metadata, and `log.target` is the real target.
     from_log: bool,
     log_target: &'a mut String,
+    /// The keys of the event's callsite.
+    callsite: &'a CallsiteKeys<'a>,
 }
 
 /// Where a field's value goes.
@@ -228,25 +231,24 @@ impl JsonVisitor<'_> {
     /// Writes the field's key if it is written as a field, and says where
     /// the value goes.
     fn slot(&mut self, field: &Field) -> Slot<'_> {
-        let name = field.name();
-        if name == "message" {
-            return Slot::Message(self.msg);
+        let key = match self.callsite.key(field) {
+            Some(key) => key,
+            None => {
+                let name = field.name();
+                if write_key(self.fields, name, self.has_request, self.from_log) {
+                    return Slot::Field(self.fields);
+                }
+                keys::special(name)
+            }
+        };
+        match key {
+            Key::Message => Slot::Message(self.msg),
+            Key::Skip => Slot::Skip,
+            Key::Field(text) => {
+                self.fields.extend_from_slice(text);
+                Slot::Field(self.fields)
+            }
         }
-        if self.from_log && name.starts_with("log.") {
-            return Slot::Skip;
-        }
-        let reserved = matches!(name, "ts" | "level" | "msg" | "target")
-            || (self.has_request && matches!(name, "request_id" | "trace_id" | "span_id"));
-        self.fields.push(b',');
-        if reserved {
-            self.fields.extend_from_slice(b"\"field_");
-            escape_into(self.fields, name);
-            self.fields.push(b'"');
-        } else {
-            push_json_str(self.fields, name);
-        }
-        self.fields.push(b':');
-        Slot::Field(self.fields)
     }
 
     /// A value written bare in a field (numbers, booleans), quoted as the message.
@@ -345,6 +347,7 @@ impl fmt::Write for Raw<'_> {
 }
 
 mod escape;
+mod keys;
 mod number;
 #[cfg(test)]
 mod tests;

@@ -43,22 +43,41 @@ pub(super) fn push_json_str_fmt(out: &mut Vec<u8>, args: fmt::Arguments<'_>) {
     out.push(b'"');
 }
 
-/// Whether `bytes` needs no escaping, tested eight bytes at a time (the
-/// last, short chunk padded with a letter).
+/// Whether `bytes` needs no escaping, tested eight bytes at a time. A
+/// length that is not a multiple of eight ends with a word that overlaps the
+/// one before; a string shorter than a word is tested as one word made of
+/// its bytes, repeated where needed (no copy into a padded buffer: most keys
+/// and values are that short).
 fn is_clean(bytes: &[u8]) -> bool {
+    let len = bytes.len();
+    if len < 8 {
+        let word = match len {
+            0 => return true,
+            1..=3 => {
+                // First, middle and last byte cover every byte of 1–3.
+                let (a, b, c) = (bytes[0], bytes[len / 2], bytes[len - 1]);
+                u64::from_le_bytes([a, b, c, a, a, a, a, a])
+            }
+            _ => {
+                // Two four-byte reads that overlap cover every byte of 4–7.
+                let lo = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+                let hi = u32::from_le_bytes(bytes[len - 4..].try_into().expect("4 bytes"));
+                u64::from(lo) | u64::from(hi) << 32
+            }
+        };
+        return !needs_escape(word);
+    }
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         if needs_escape(u64::from_le_bytes(chunk.try_into().expect("chunks of 8"))) {
             return false;
         }
     }
-    let rest = chunks.remainder();
-    if rest.is_empty() {
+    if chunks.remainder().is_empty() {
         return true;
     }
-    let mut last = [b'a'; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    !needs_escape(u64::from_le_bytes(last))
+    let last = &bytes[len - 8..];
+    !needs_escape(u64::from_le_bytes(last.try_into().expect("8 bytes")))
 }
 
 /// Appends `s` with JSON string escaping: quote, backslash and every control
@@ -104,13 +123,11 @@ static HEX_PAIRS: [[u8; 2]; 256] = {
     table
 };
 
-/// Appends an ID's bytes as lowercase hex (`N` is twice the ID's length).
-pub(super) fn push_hex<const N: usize>(out: &mut Vec<u8>, bytes: &[u8]) {
-    let mut text = [0u8; N];
+/// Writes `bytes` as lowercase hex into `text` (twice as long).
+pub(crate) fn write_hex(text: &mut [u8], bytes: &[u8]) {
     for (pair, &b) in text.chunks_exact_mut(2).zip(bytes) {
         pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
     }
-    out.extend_from_slice(&text);
 }
 
 /// `fmt::Write` into a byte buffer, JSON-escaped.
@@ -146,6 +163,22 @@ mod tests {
                     serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
                 assert_eq!(back, s);
                 assert!(!json.contains(['\n', '\r', '\u{0}']), "{json:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_short_length_finds_a_special_byte_anywhere() {
+        // Lengths below a word and just above take the other paths of
+        // `is_clean` (repeated bytes, overlapping reads, overlapping tail).
+        for len in 1..=17 {
+            assert!(is_clean(&vec![b'a'; len]), "clean, length {len}");
+            for at in 0..len {
+                for special in [b'"', b'\\', b'\n', 0, 0x1f, 0x7f] {
+                    let mut s = vec![b'a'; len];
+                    s[at] = special;
+                    assert!(!is_clean(&s), "{special:#x} at {at} of {len}");
+                }
             }
         }
     }
@@ -198,8 +231,8 @@ mod tests {
 
     #[test]
     fn hex_is_lowercase_and_padded() {
-        let mut out = Vec::new();
-        push_hex::<8>(&mut out, &[0x00, 0x0f, 0xa0, 0xff]);
-        assert_eq!(out, b"000fa0ff");
+        let mut out = [0u8; 8];
+        write_hex(&mut out, &[0x00, 0x0f, 0xa0, 0xff]);
+        assert_eq!(&out, b"000fa0ff");
     }
 }
