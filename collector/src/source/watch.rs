@@ -11,10 +11,16 @@
 //! wakes a follower at once on the first event, then lets events gather for
 //! [`COALESCE`] before the next round, so a busy container costs its follower
 //! at most one wake-up per round instead of one per line.
+//!
+//! An idle container's follower sleeps until an event comes: no timer. When
+//! the kernel drops events (its queue overflowed) every follower is woken;
+//! when inotify fails for good, every follower is woken and told that files
+//! are polled from then on ([`Watch::polled`]).
 
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -42,6 +48,8 @@ type Targets = HashMap<WatchDescriptor, Target>;
 pub struct Watcher {
     watches: Mutex<Watches>,
     targets: Arc<Mutex<Targets>>,
+    /// Set once inotify has failed: events no longer come.
+    failed: Arc<AtomicBool>,
 }
 
 /// A watch on one directory; removed when dropped.
@@ -64,10 +72,12 @@ impl Watcher {
         let watches = inotify.watches();
         let stream = inotify.into_event_stream(vec![0u8; 64 * 1024])?;
         let targets: Arc<Mutex<Targets>> = Arc::default();
-        tokio::spawn(dispatch(stream, Arc::clone(&targets)));
+        let failed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(dispatch(stream, Arc::clone(&targets), Arc::clone(&failed)));
         Ok(Arc::new(Watcher {
             watches: Mutex::new(watches),
             targets,
+            failed,
         }))
     }
 
@@ -95,6 +105,14 @@ impl Watcher {
     }
 }
 
+impl Watch {
+    /// Whether the file must be re-read on a timer: inotify has failed, and
+    /// `changed` is notified no more.
+    pub fn polled(&self) -> bool {
+        self.watcher.failed.load(Ordering::Acquire)
+    }
+}
+
 impl Drop for Watch {
     fn drop(&mut self) {
         lock(&self.watcher.targets).remove(&self.wd);
@@ -104,7 +122,11 @@ impl Drop for Watch {
     }
 }
 
-async fn dispatch(mut stream: inotify::EventStream<Vec<u8>>, targets: Arc<Mutex<Targets>>) {
+async fn dispatch(
+    mut stream: inotify::EventStream<Vec<u8>>,
+    targets: Arc<Mutex<Targets>>,
+    failed: Arc<AtomicBool>,
+) {
     while let Some(first) = stream.next().await {
         let mut next = Some(first);
         // Everything already queued, then one round of wake-ups.
@@ -124,8 +146,11 @@ async fn dispatch(mut stream: inotify::EventStream<Vec<u8>>, targets: Arc<Mutex<
                     }
                 }
                 Err(e) => {
-                    // Followers also re-check on a timer; they lose nothing.
+                    // Every follower is woken, sees the flag and re-reads
+                    // its file on a timer from then on: nothing is lost.
                     tracing::warn!(error = %e, "inotify failed; log files are polled from now on");
+                    failed.store(true, Ordering::Release);
+                    wake_all(&targets);
                     return;
                 }
             }
@@ -133,14 +158,24 @@ async fn dispatch(mut stream: inotify::EventStream<Vec<u8>>, targets: Arc<Mutex<
         }
         if all {
             // The kernel dropped events: wake everyone.
-            woken = lock(&targets)
-                .values()
-                .map(|t| Arc::clone(&t.notify))
-                .collect();
+            wake_all(&targets);
         }
         for notify in woken {
             notify.notify_one();
         }
         tokio::time::sleep(COALESCE).await;
+    }
+    tracing::warn!("inotify stopped; log files are polled from now on");
+    failed.store(true, Ordering::Release);
+    wake_all(&targets);
+}
+
+fn wake_all(targets: &Mutex<Targets>) {
+    let all: Vec<Arc<Notify>> = lock(targets)
+        .values()
+        .map(|t| Arc::clone(&t.notify))
+        .collect();
+    for notify in all {
+        notify.notify_one();
     }
 }
