@@ -15,8 +15,6 @@
 //!
 //! Storing it in the registry rather than as span fields means no field is
 //! formatted and parsed back per event: the log layer reads the IDs as bytes.
-//! The trace and span IDs are written as hex once, when the context is made,
-//! and every log line of the request copies that text.
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
@@ -27,45 +25,13 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::id::RequestId;
 
 /// Who this request is: its request ID and its place in the trace.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestContext {
     request_id: RequestId,
     trace_id: TraceId,
     span_id: SpanId,
     parent_span_id: Option<SpanId>,
     trace_flags: TraceFlags,
-    /// `","trace_id":"<hex>","span_id":"<hex>"`: what a log line writes
-    /// after the request ID, made from the two IDs above.
-    ids_json: [u8; IDS_JSON_LEN],
-}
-
-const TRACE_KEY: &[u8] = b"\",\"trace_id\":\"";
-const SPAN_KEY: &[u8] = b"\",\"span_id\":\"";
-const IDS_JSON_LEN: usize = TRACE_KEY.len() + 32 + SPAN_KEY.len() + 16 + 1;
-
-/// The text of [`RequestContext::ids_json`].
-fn ids_json(trace_id: TraceId, span_id: SpanId) -> [u8; IDS_JSON_LEN] {
-    let mut out = [b'"'; IDS_JSON_LEN];
-    let (key, rest) = out.split_at_mut(TRACE_KEY.len());
-    key.copy_from_slice(TRACE_KEY);
-    let (trace, rest) = rest.split_at_mut(32);
-    crate::log::write_hex(trace, &trace_id.to_bytes());
-    let (key, rest) = rest.split_at_mut(SPAN_KEY.len());
-    key.copy_from_slice(SPAN_KEY);
-    crate::log::write_hex(&mut rest[..16], &span_id.to_bytes());
-    out
-}
-
-impl std::fmt::Debug for RequestContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestContext")
-            .field("request_id", &self.request_id)
-            .field("trace_id", &self.trace_id)
-            .field("span_id", &self.span_id)
-            .field("parent_span_id", &self.parent_span_id)
-            .field("trace_flags", &self.trace_flags)
-            .finish()
-    }
 }
 
 impl RequestContext {
@@ -84,7 +50,6 @@ impl RequestContext {
             span_id,
             parent_span_id,
             trace_flags,
-            ids_json: ids_json(trace_id, span_id),
         }
     }
 
@@ -163,12 +128,6 @@ impl RequestContext {
         self.parent_span_id
     }
 
-    /// `","trace_id":"…","span_id":"…"` (the text a log line writes after
-    /// the request ID's value).
-    pub(crate) fn ids_json(&self) -> &[u8] {
-        &self.ids_json
-    }
-
     /// The W3C trace flags (sampled or not) to pass on.
     pub fn trace_flags(&self) -> TraceFlags {
         self.trace_flags
@@ -234,21 +193,6 @@ mod tests {
             let _inner = tracing::info_span!("child").entered();
             assert_eq!(RequestContext::current(), Some(ctx));
         });
-    }
-
-    #[test]
-    fn ids_json_is_the_ids_in_lowercase_hex() {
-        let ctx = RequestContext::new(
-            RequestId::try_from("r").expect("valid"),
-            TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
-            SpanId::from(0x00f0_67aa_0ba9_02b7),
-            None,
-            TraceFlags::SAMPLED,
-        );
-        assert_eq!(
-            std::str::from_utf8(ctx.ids_json()).expect("ascii"),
-            r#"","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7""#
-        );
     }
 
     #[test]

@@ -199,10 +199,10 @@ where
             tracing::info!(
                 target: REQUEST_LINE_TARGET,
                 parent: &span,
+                message = "request started",
                 method = req.method().as_str(),
                 path = req.uri().path(),
                 parent_span_id = ctx.parent_span_id().map(display),
-                "request started"
             );
             Instant::now()
         });
@@ -285,8 +285,13 @@ pin_project! {
             // trace would just stop.
             let this = this.project();
             if let Some(start) = this.start.take() {
-                let duration_ms = start.elapsed().as_micros() as f64 / 1e3;
-                tracing::warn!(target: REQUEST_LINE_TARGET, parent: &*this.span, duration_ms, "request cancelled");
+                let duration_ms = elapsed_ms(start);
+                tracing::warn!(
+                    target: REQUEST_LINE_TARGET,
+                    parent: &*this.span,
+                    message = "request cancelled",
+                    duration_ms,
+                );
             }
         }
     }
@@ -300,13 +305,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = this.span.enter();
+        let span: &Span = this.span;
+        let _entered = span.enter();
         let mut result = ready!(this.inner.poll(cx));
-        // Milliseconds to the µs: all a reader needs, and quick to write.
-        let duration_ms = this
-            .start
-            .take()
-            .map(|start| start.elapsed().as_micros() as f64 / 1e3);
+        let duration_ms = this.start.take().map(elapsed_ms);
         match &mut result {
             Ok(response) => {
                 if let Some((name, value)) = this.header.take() {
@@ -315,22 +317,45 @@ where
                 let status = response.status().as_u16();
                 match duration_ms {
                     Some(duration_ms) if response.status().is_server_error() => {
-                        tracing::error!(target: REQUEST_LINE_TARGET, status, duration_ms, "request finished");
+                        tracing::error!(
+                            target: REQUEST_LINE_TARGET,
+                            parent: span,
+                            message = "request finished",
+                            status,
+                            duration_ms,
+                        );
                     }
                     Some(duration_ms) => {
-                        tracing::info!(target: REQUEST_LINE_TARGET, status, duration_ms, "request finished");
+                        tracing::info!(
+                            target: REQUEST_LINE_TARGET,
+                            parent: span,
+                            message = "request finished",
+                            status,
+                            duration_ms,
+                        );
                     }
                     None => {}
                 }
             }
             Err(_) => {
                 if let Some(duration_ms) = duration_ms {
-                    tracing::error!(target: REQUEST_LINE_TARGET, duration_ms, "request failed");
+                    tracing::error!(
+                        target: REQUEST_LINE_TARGET,
+                        parent: span,
+                        message = "request failed",
+                        duration_ms,
+                    );
                 }
             }
         }
         Poll::Ready(result)
     }
+}
+
+/// Milliseconds since `start`, to the µs (all a reader needs, and quick to
+/// write). Through `u64`: a `u128` to `f64` conversion is a library call.
+fn elapsed_ms(start: Instant) -> f64 {
+    start.elapsed().as_micros() as u64 as f64 / 1e3
 }
 
 #[cfg(test)]

@@ -26,18 +26,18 @@ use std::fmt::{self, Write as _};
 use std::io::{self, Write as _};
 use std::time::SystemTime;
 
+use opentelemetry::trace::{SpanId, TraceId};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 
 use crate::context::RequestContext;
 use crate::timestamp::Rfc3339Cache;
-pub(crate) use escape::write_hex;
-use escape::{push_json_str, push_json_str_fmt};
+use escape::{push_json_str, push_json_str_fmt, write_hex};
 use keys::{CallsiteKeys, Key, Keys, write_key};
 
 /// A tracing-subscriber layer that writes each event as one JSON line.
@@ -94,6 +94,7 @@ struct Buffers {
     log_target: String,
     clock: Rfc3339Cache,
     keys: Keys,
+    ids_text: IdsText,
 }
 
 thread_local! {
@@ -130,6 +131,7 @@ where
             log_target,
             clock,
             keys,
+            ids_text,
         } = bufs;
         line.clear();
         ids.clear();
@@ -142,43 +144,56 @@ where
         line.extend_from_slice(b"\",\"level\":\"");
         line.extend_from_slice(level_str(meta.level()).as_bytes());
         line.extend_from_slice(b"\",\"msg\":");
-        // The message and the fields are visited first, into their own
-        // buffers, because the message comes first on the line.
-        let has_request = ctx
-            .event_scope(event)
-            .and_then(|mut scope| {
-                scope.find_map(|span| {
-                    let ext = span.extensions();
-                    let request = ext.get::<RequestContext>()?;
-                    write_ids(ids, request);
-                    Some(())
-                })
-            })
-            .is_some();
+        // The event's own span first: usually the request span itself, and
+        // looking at it before walking its scope saves looking it up twice.
+        let mut write_ids_of = |span: SpanRef<'_, S>| {
+            let ext = span.extensions();
+            ext.get::<RequestContext>()
+                .map(|request| write_ids(ids, request, ids_text))
+                .is_some()
+        };
+        let has_request = ctx.event_span(event).is_some_and(|span| {
+            let parents = span.scope().skip(1);
+            write_ids_of(span) || parents.into_iter().any(&mut write_ids_of)
+        });
         log_target.clear();
         let from_log = meta.target() == "log";
         let callsite = keys.get(meta, has_request, from_log);
-        event.record(&mut JsonVisitor {
+        let mut visitor = JsonVisitor {
+            line,
             msg,
             fields,
+            // An event from `log` has its target among its fields, so it
+            // cannot be written after the message straight away.
+            order: if from_log { Order::Apart } else { Order::Start },
+            target: callsite.target(),
+            ids,
             has_request,
             from_log,
             log_target,
             callsite: &callsite,
-        });
-        if msg.is_empty() {
-            line.extend_from_slice(b"\"\"");
-        } else {
-            line.extend_from_slice(msg);
+        };
+        event.record(&mut visitor);
+        let order = visitor.order;
+        match order {
+            Order::AfterMessage => write_head(line, callsite.target(), ids),
+            Order::Direct => {}
+            Order::Start | Order::Apart => {
+                if msg.is_empty() {
+                    line.extend_from_slice(b"\"\"");
+                } else {
+                    line.extend_from_slice(msg);
+                }
+                if from_log && !log_target.is_empty() {
+                    line.extend_from_slice(b",\"target\":");
+                    push_json_str(line, log_target);
+                    line.extend_from_slice(ids);
+                } else {
+                    write_head(line, callsite.target(), ids);
+                }
+                line.extend_from_slice(fields);
+            }
         }
-        line.extend_from_slice(b",\"target\":");
-        if from_log && !log_target.is_empty() {
-            push_json_str(line, log_target);
-        } else {
-            line.extend_from_slice(callsite.target());
-        }
-        line.extend_from_slice(ids);
-        line.extend_from_slice(fields);
         line.extend_from_slice(b"}\n");
 
         // A log line that cannot be written has nowhere to be reported.
@@ -186,11 +201,58 @@ where
     }
 }
 
-fn write_ids(out: &mut Vec<u8>, request: &RequestContext) {
+/// What follows the message: `,"target":…` and the request's IDs.
+fn write_head(line: &mut Vec<u8>, target: &[u8], ids: &[u8]) {
+    line.extend_from_slice(b",\"target\":");
+    line.extend_from_slice(target);
+    line.extend_from_slice(ids);
+}
+
+/// `","trace_id":"…","span_id":"…"`: what follows the request ID's value.
+const TRACE_KEY: &[u8] = b"\",\"trace_id\":\"";
+const SPAN_KEY: &[u8] = b"\",\"span_id\":\"";
+const TRACE_AT: usize = TRACE_KEY.len();
+const SPAN_KEY_AT: usize = TRACE_AT + 32;
+const SPAN_AT: usize = SPAN_KEY_AT + SPAN_KEY.len();
+const IDS_TAIL_LEN: usize = SPAN_AT + 16 + 1;
+
+/// The last trace and span IDs written as text on this thread: a request's
+/// lines follow one another, so its second line copies what its first
+/// wrote. Keyed by the IDs themselves, so it is never stale.
+struct IdsText {
+    ids: Option<(TraceId, SpanId)>,
+    text: [u8; IDS_TAIL_LEN],
+}
+
+impl Default for IdsText {
+    fn default() -> Self {
+        Self {
+            ids: None,
+            text: [0; IDS_TAIL_LEN],
+        }
+    }
+}
+
+impl IdsText {
+    fn get(&mut self, trace_id: TraceId, span_id: SpanId) -> &[u8; IDS_TAIL_LEN] {
+        if self.ids != Some((trace_id, span_id)) {
+            let text = &mut self.text;
+            text[..TRACE_AT].copy_from_slice(TRACE_KEY);
+            write_hex(&mut text[TRACE_AT..SPAN_KEY_AT], &trace_id.to_bytes());
+            text[SPAN_KEY_AT..SPAN_AT].copy_from_slice(SPAN_KEY);
+            write_hex(&mut text[SPAN_AT..SPAN_AT + 16], &span_id.to_bytes());
+            text[SPAN_AT + 16] = b'"';
+            self.ids = Some((trace_id, span_id));
+        }
+        &self.text
+    }
+}
+
+fn write_ids(out: &mut Vec<u8>, request: &RequestContext, ids_text: &mut IdsText) {
     // Request IDs are [A-Za-z0-9._:-] only: nothing to escape.
     out.extend_from_slice(b",\"request_id\":\"");
     out.extend_from_slice(request.request_id().as_header_value().as_bytes());
-    out.extend_from_slice(request.ids_json());
+    out.extend_from_slice(ids_text.get(request.trace_id(), request.span_id()));
 }
 
 fn level_str(level: &Level) -> &'static str {
@@ -203,11 +265,21 @@ fn level_str(level: &Level) -> &'static str {
     }
 }
 
-/// Visits an event's fields: the message into `msg`, the others into
-/// `fields` as `,"name":value`.
+/// Visits an event's fields. The message comes first on the line and is
+/// almost always the first field visited (tracing's macros put it first):
+/// then it, the target, the IDs and the fields are written straight into
+/// the line. Otherwise (a field before the message, or an event from `log`)
+/// the message goes into `msg` and the fields into `fields`, and the line is
+/// put together at the end.
 struct JsonVisitor<'a> {
+    line: &'a mut Vec<u8>,
     msg: &'a mut Vec<u8>,
     fields: &'a mut Vec<u8>,
+    order: Order,
+    /// The target as a JSON string and the request's IDs, written after the
+    /// message.
+    target: &'a [u8],
+    ids: &'a [u8],
     has_request: bool,
     /// Whether the event came from the `log` crate (through `tracing-log`):
     /// its `log.*` fields are metadata, and `log.target` is the real target.
@@ -215,6 +287,19 @@ struct JsonVisitor<'a> {
     log_target: &'a mut String,
     /// The keys of the event's callsite.
     callsite: &'a CallsiteKeys<'a>,
+}
+
+/// How far the line is written while the fields are visited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Nothing visited yet: a message would go straight into the line.
+    Start,
+    /// The line ends with the message; the target and IDs come next.
+    AfterMessage,
+    /// The line has the message, target and IDs; fields go straight in.
+    Direct,
+    /// The message and fields are kept apart, to be put together at the end.
+    Apart,
 }
 
 /// Where a field's value goes.
@@ -235,18 +320,44 @@ impl JsonVisitor<'_> {
             Some(key) => key,
             None => {
                 let name = field.name();
-                if write_key(self.fields, name, self.has_request, self.from_log) {
-                    return Slot::Field(self.fields);
+                let (has_request, from_log) = (self.has_request, self.from_log);
+                let mut key = Vec::new();
+                if write_key(&mut key, name, has_request, from_log) {
+                    let out = self.field_buffer();
+                    out.extend_from_slice(&key);
+                    return Slot::Field(out);
                 }
                 keys::special(name)
             }
         };
         match key {
+            Key::Message if self.order == Order::Start => {
+                self.order = Order::AfterMessage;
+                Slot::Message(self.line)
+            }
             Key::Message => Slot::Message(self.msg),
             Key::Skip => Slot::Skip,
             Key::Field(text) => {
-                self.fields.extend_from_slice(text);
-                Slot::Field(self.fields)
+                let out = self.field_buffer();
+                out.extend_from_slice(text);
+                Slot::Field(out)
+            }
+        }
+    }
+
+    /// Where the next field goes: the line once the message, target and
+    /// IDs are on it, else `fields`.
+    fn field_buffer(&mut self) -> &mut Vec<u8> {
+        match self.order {
+            Order::AfterMessage => {
+                write_head(self.line, self.target, self.ids);
+                self.order = Order::Direct;
+                self.line
+            }
+            Order::Direct => self.line,
+            Order::Start | Order::Apart => {
+                self.order = Order::Apart;
+                self.fields
             }
         }
     }

@@ -20,10 +20,21 @@ pub(crate) fn write_rfc3339(out: &mut Vec<u8>, t: SystemTime) {
 /// Writes RFC 3339 timestamps, reusing the date and time of day while the
 /// second has not changed (the usual case from one line to the next), so a
 /// line pays only for its nine fractional digits.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Rfc3339Cache {
-    /// `YYYY-MM-DDTHH:MM:SS.` of `secs`, if computed.
-    prefix: Option<(u64, [u8; 20])>,
+    /// The second `text` holds the date and time of (`u64::MAX`: none yet).
+    secs: u64,
+    /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, the first 20 bytes those of `secs`.
+    text: [u8; 30],
+}
+
+impl Default for Rfc3339Cache {
+    fn default() -> Self {
+        Self {
+            secs: u64::MAX,
+            text: [b'Z'; 30],
+        }
+    }
 }
 
 impl Rfc3339Cache {
@@ -32,18 +43,12 @@ impl Rfc3339Cache {
     pub(crate) fn write(&mut self, out: &mut Vec<u8>, t: SystemTime) {
         let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
         let secs = since.as_secs();
-        let prefix = match self.prefix {
-            Some((cached, prefix)) if cached == secs => prefix,
-            _ => {
-                let prefix = date_and_time(secs);
-                self.prefix = Some((secs, prefix));
-                prefix
-            }
-        };
-        let mut text = [b'Z'; 30];
-        text[..20].copy_from_slice(&prefix);
-        put_nanos(&mut text[20..29], since.subsec_nanos());
-        out.extend_from_slice(&text);
+        if secs != self.secs {
+            self.secs = secs;
+            self.text[..20].copy_from_slice(&date_and_time(secs));
+        }
+        put_nanos(&mut self.text[20..29], since.subsec_nanos());
+        out.extend_from_slice(&self.text);
     }
 }
 

@@ -29,6 +29,7 @@ const fn needs_escape(word: u64) -> bool {
 }
 
 /// Appends `s` as a JSON string literal.
+#[inline]
 pub(super) fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     escape_into(out, s);
@@ -48,6 +49,7 @@ pub(super) fn push_json_str_fmt(out: &mut Vec<u8>, args: fmt::Arguments<'_>) {
 /// one before; a string shorter than a word is tested as one word made of
 /// its bytes, repeated where needed (no copy into a padded buffer: most keys
 /// and values are that short).
+#[inline]
 fn is_clean(bytes: &[u8]) -> bool {
     let len = bytes.len();
     if len < 8 {
@@ -82,12 +84,21 @@ fn is_clean(bytes: &[u8]) -> bool {
 
 /// Appends `s` with JSON string escaping: quote, backslash and every control
 /// character (and DEL), so a line can never be split or broken by its content.
+#[inline]
 pub(super) fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     if is_clean(bytes) {
         out.extend_from_slice(bytes);
-        return;
+    } else {
+        escape_slow(out, bytes);
     }
+}
+
+/// The byte walk of [`escape_into`], apart so that the usual clean case
+/// stays small where it is inlined.
+#[cold]
+#[inline(never)]
+fn escape_slow(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let short: &[u8] = match b {
@@ -124,7 +135,7 @@ static HEX_PAIRS: [[u8; 2]; 256] = {
 };
 
 /// Writes `bytes` as lowercase hex into `text` (twice as long).
-pub(crate) fn write_hex(text: &mut [u8], bytes: &[u8]) {
+pub(super) fn write_hex(text: &mut [u8], bytes: &[u8]) {
     for (pair, &b) in text.chunks_exact_mut(2).zip(bytes) {
         pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
     }

@@ -149,3 +149,53 @@ fn log_crate_records_use_their_own_target_and_drop_log_fields() {
         "{line}"
     );
 }
+
+#[test]
+fn a_message_after_other_fields_still_comes_first() {
+    let (out, ()) = capture(|| {
+        tracing::info!(a = 1, message = "late", b = "x");
+        tracing::info!(message = "early", a = 2);
+    });
+    let raw = out.raw();
+    let lines: Vec<&str> = raw.lines().collect();
+    assert_eq!(lines.len(), 2, "{raw}");
+    for (line, msg) in lines.iter().zip(["late", "early"]) {
+        let after_ts = &line[line.find("\",\"level\"").expect("level")..];
+        assert!(
+            after_ts.starts_with(&format!(
+                "\",\"level\":\"info\",\"msg\":\"{msg}\",\"target\":\""
+            )),
+            "{line}"
+        );
+    }
+    let parsed = out.lines();
+    assert_eq!(parsed[0]["a"], 1);
+    assert_eq!(parsed[0]["b"], "x");
+    assert_eq!(parsed[1]["a"], 2);
+}
+
+#[test]
+fn interleaved_requests_on_one_thread_keep_their_own_ids() {
+    let contexts = ["req-a", "req-b"]
+        .map(|id| RequestContext::start(RequestId::try_from(id).expect("valid"), None));
+    let (out, ()) = capture(|| {
+        let spans = contexts.clone().map(|ctx| {
+            let span = tracing::info_span!("request");
+            assert!(ctx.attach_to(&span));
+            span
+        });
+        for round in 0..3 {
+            for span in &spans {
+                span.in_scope(|| tracing::info!(round, "line"));
+            }
+        }
+    });
+    let lines = out.lines();
+    assert_eq!(lines.len(), 6);
+    for (i, line) in lines.iter().enumerate() {
+        let ctx = &contexts[i % 2];
+        assert_eq!(line["request_id"], ctx.request_id().as_str());
+        assert_eq!(line["trace_id"], ctx.trace_id().to_string());
+        assert_eq!(line["span_id"], ctx.span_id().to_string());
+    }
+}
