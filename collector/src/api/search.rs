@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::params::{context_params, histogram_params, search_params, validate_id};
 use super::{AppState, blocking};
-use crate::index::search::watermark;
 use crate::query::{MAX_LIMIT, SearchParams};
 use crate::record::{Level, Record};
 use crate::timefmt::{format_rfc3339_ns, now_ns};
@@ -25,7 +24,7 @@ pub async fn search(
     let (page, watermark) = blocking(move || {
         let searcher = state.index.searcher();
         let page = state.index.search_in(&searcher, &params, true)?;
-        Ok((page, watermark(&searcher)))
+        Ok((page, state.index.watermark(&searcher)))
     })
     .await?;
     Ok(Json(json!({

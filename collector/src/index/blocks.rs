@@ -1,3 +1,12 @@
+//! What is kept per segment between searches: its `ts` and `seq` columns,
+//! opened once, and its block summary.
+//!
+//! Opening a column is not free: the blockwise-linear codec tantivy picks
+//! for near-sorted numbers like `ts` and `seq` decodes every block's header
+//! (one per 512 values) each time. A request's lookup at 10 M records opened
+//! them some 200 times (per segment for the page's order, per hit to rebuild
+//! it), which was 63 % of its time.
+//!
 //! Block summaries: a segment's documents in blocks of [`BLOCK`], with each
 //! block's earliest and latest `ts` and its lines per level. Logs are
 //! written in time order, so a segment's blocks each span a short time even
@@ -11,18 +20,23 @@
 //! - the volume chart adds a block's level counts at once when the block
 //!   lies in one bar (`histogram.rs`).
 //!
-//! Segments never change (deletes only hide documents), so a summary is
-//! computed once per segment, on first use, and kept in [`Summaries`] until
-//! the segment is merged away. It costs one pass over the segment's `ts` and
-//! `level` columns, and about 40 bytes per block: 0.4 MB for 10 M records.
+//! Segments never change (deletes only hide documents), so all of it is
+//! computed once per segment, on first use, and kept in [`Segments`] until
+//! the segment is merged away. A summary costs one pass over the segment's
+//! `ts` and `level` columns, and about 40 bytes per block: 0.4 MB for 10 M
+//! records.
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use tantivy::collector::sort_key::{Comparator, ComparatorEnum, NaturalComparator};
+use tantivy::collector::{SegmentSortKeyComputer, SortKeyComputer};
 use tantivy::columnar::{Column, ColumnIndex, StrColumn};
 use tantivy::index::SegmentId;
-use tantivy::query::{AllScorer, EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight};
+use tantivy::query::{
+    AllScorer, ConstScorer, EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight,
+};
 use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED};
 
 use super::schema::name;
@@ -59,18 +73,17 @@ impl LevelCounts {
 }
 
 impl Summary {
-    /// Reads `reader`'s `ts` and `level` columns once.
-    pub fn compute(reader: &SegmentReader) -> tantivy::Result<Summary> {
+    /// Reads `reader`'s `ts` (given) and `level` columns once.
+    fn compute(reader: &SegmentReader, ts: &Column<i64>) -> tantivy::Result<Summary> {
         let max_doc = reader.max_doc();
         let columns = reader.fast_fields();
-        let ts = columns.i64(name::TS)?;
         let blocks = max_doc.div_ceil(BLOCK) as usize;
         let mut spans = Vec::with_capacity(blocks);
         let mut values = vec![0i64; BLOCK as usize];
         for block in 0..blocks {
             let docs = block_docs(block, max_doc);
             let values = &mut values[..docs.len()];
-            read_ts(&ts, docs.start, values);
+            read_ts(ts, docs.start, values);
             let (min, max) = values
                 .iter()
                 .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
@@ -167,28 +180,50 @@ fn level_counts(column: &StrColumn, max_doc: DocId, blocks: usize) -> Option<Lev
     Some(LevelCounts { width, counts })
 }
 
-/// The summaries of the segments searched lately.
-#[derive(Debug, Default)]
-pub struct Summaries {
-    kept: Mutex<HashMap<SegmentId, Arc<Summary>>>,
+/// One segment's columns, opened once, and its summary once computed.
+#[derive(Debug)]
+pub struct SegmentColumns {
+    pub ts: Column<i64>,
+    pub seq: Column<u64>,
+    summary: OnceLock<Arc<Summary>>,
 }
 
-impl Summaries {
-    /// `reader`'s summary, computed now if it was not yet.
-    pub fn get(&self, reader: &SegmentReader) -> tantivy::Result<Arc<Summary>> {
+/// What is kept of the segments searched lately.
+#[derive(Debug, Default)]
+pub struct Segments {
+    kept: Mutex<HashMap<SegmentId, Arc<SegmentColumns>>>,
+}
+
+impl Segments {
+    /// `reader`'s `ts` and `seq` columns, opened now if they were not yet.
+    pub fn columns(&self, reader: &SegmentReader) -> tantivy::Result<Arc<SegmentColumns>> {
         let id = reader.segment_id();
-        if let Some(summary) = self.lock().get(&id) {
+        if let Some(columns) = self.lock().get(&id) {
+            return Ok(columns.clone());
+        }
+        // Opened outside the lock: another search may open the same ones
+        // meanwhile, which costs time, not correctness.
+        let fast = reader.fast_fields();
+        let columns = Arc::new(SegmentColumns {
+            ts: fast.i64(name::TS)?,
+            seq: fast.u64(name::SEQ)?,
+            summary: OnceLock::new(),
+        });
+        Ok(self.lock().entry(id).or_insert(columns).clone())
+    }
+
+    /// `reader`'s block summary, computed now if it was not yet.
+    pub fn summary(&self, reader: &SegmentReader) -> tantivy::Result<Arc<Summary>> {
+        let columns = self.columns(reader)?;
+        if let Some(summary) = columns.summary.get() {
             return Ok(summary.clone());
         }
-        // Computed outside the lock: another search may compute the same
-        // one meanwhile, which costs time, not correctness.
-        let summary = Arc::new(Summary::compute(reader)?);
-        self.lock().insert(id, summary.clone());
-        Ok(summary)
+        let summary = Arc::new(Summary::compute(reader, &columns.ts)?);
+        Ok(columns.summary.get_or_init(|| summary).clone())
     }
 
     /// Forgets the segments `searcher` no longer holds (merged or deleted
-    /// away). A search on an older snapshot may compute one again.
+    /// away). A search on an older snapshot may open them again.
     pub fn keep_only(&self, searcher: &Searcher) {
         let live: Vec<SegmentId> = searcher
             .segment_readers()
@@ -198,7 +233,7 @@ impl Summaries {
         self.lock().retain(|id, _| live.contains(id));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<Summary>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<SegmentColumns>>> {
         // A panic while holding it cannot leave the map half-updated.
         self.kept
             .lock()
@@ -206,16 +241,151 @@ impl Summaries {
     }
 }
 
+/// Orders hits by a kept column, `ts` or `seq` (tantivy's
+/// `SortByStaticFastValue` opens the column for every segment it visits).
+#[derive(Debug, Clone)]
+pub struct ByColumn<T> {
+    segments: Arc<Segments>,
+    pick: fn(&SegmentColumns) -> &Column<T>,
+}
+
+impl ByColumn<i64> {
+    pub fn ts(segments: Arc<Segments>) -> ByColumn<i64> {
+        ByColumn {
+            segments,
+            pick: |columns| &columns.ts,
+        }
+    }
+}
+
+impl ByColumn<u64> {
+    pub fn seq(segments: Arc<Segments>) -> ByColumn<u64> {
+        ByColumn {
+            segments,
+            pick: |columns| &columns.seq,
+        }
+    }
+}
+
+impl<T> SortKeyComputer for ByColumn<T>
+where
+    T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static,
+    ComparatorEnum: Comparator<Option<T>>,
+{
+    type SortKey = Option<T>;
+    type Child = ColumnOf<T>;
+    type Comparator = NaturalComparator;
+
+    fn segment_sort_key_computer(&self, reader: &SegmentReader) -> tantivy::Result<ColumnOf<T>> {
+        let columns = self.segments.columns(reader)?;
+        Ok(ColumnOf((self.pick)(&columns).clone()))
+    }
+}
+
+/// [`ByColumn`] in one segment.
+pub struct ColumnOf<T>(Column<T>);
+
+impl<T> SegmentSortKeyComputer for ColumnOf<T>
+where
+    T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static,
+{
+    type SortKey = Option<T>;
+    type SegmentSortKey = Option<T>;
+    type SegmentComparator = NaturalComparator;
+
+    fn segment_sort_key(&mut self, doc: DocId, _score: Score) -> Option<T> {
+        self.0.first(doc)
+    }
+
+    fn convert_segment_sort_key(&self, key: Option<T>) -> Option<T> {
+        key
+    }
+}
+
+/// `seq` within `low..=high`, from the kept `seq` column.
+#[derive(Debug, Clone)]
+pub struct SeqRange {
+    range: RangeInclusive<u64>,
+    segments: Arc<Segments>,
+}
+
+impl SeqRange {
+    pub fn new(range: RangeInclusive<u64>, segments: Arc<Segments>) -> SeqRange {
+        SeqRange { range, segments }
+    }
+}
+
+impl Query for SeqRange {
+    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl Weight for SeqRange {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let seq = &self.segments.columns(reader)?.seq;
+        let (low, high) = (*self.range.start(), *self.range.end());
+        if reader.max_doc() == 0 || low > high || seq.max_value() < low || seq.min_value() > high {
+            return Ok(Box::new(EmptyScorer));
+        }
+        if low <= seq.min_value()
+            && seq.max_value() <= high
+            && matches!(seq.index, ColumnIndex::Full)
+        {
+            return Ok(Box::new(AllScorer::new(reader.max_doc())));
+        }
+        let mut docs = Vec::new();
+        seq.get_docids_for_value_range(self.range.clone(), 0..reader.max_doc(), &mut docs);
+        Ok(Box::new(ConstScorer::new(Listed { docs, at: 0 }, boost)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let seq = &self.segments.columns(reader)?.seq;
+        match seq.first(doc) {
+            Some(value) if self.range.contains(&value) => Ok(Explanation::new("SeqRange", 1.0)),
+            _ => Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} is not in the seq range"
+            ))),
+        }
+    }
+}
+
+/// Documents listed in order.
+struct Listed {
+    docs: Vec<DocId>,
+    at: usize,
+}
+
+impl DocSet for Listed {
+    fn advance(&mut self) -> DocId {
+        self.at = (self.at + 1).min(self.docs.len());
+        self.doc()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        self.at += self.docs[self.at..].partition_point(|&doc| doc < target);
+        self.doc()
+    }
+
+    fn doc(&self) -> DocId {
+        self.docs.get(self.at).copied().unwrap_or(TERMINATED)
+    }
+
+    fn size_hint(&self) -> u32 {
+        (self.docs.len() - self.at) as u32
+    }
+}
+
 /// `ts` within `low..=high`, from the `ts` column and the block summaries.
 #[derive(Debug, Clone)]
 pub struct TsRange {
     range: RangeInclusive<i64>,
-    summaries: Arc<Summaries>,
+    segments: Arc<Segments>,
 }
 
 impl TsRange {
-    pub fn new(range: RangeInclusive<i64>, summaries: Arc<Summaries>) -> TsRange {
-        TsRange { range, summaries }
+    pub fn new(range: RangeInclusive<i64>, segments: Arc<Segments>) -> TsRange {
+        TsRange { range, segments }
     }
 }
 
@@ -227,7 +397,8 @@ impl Query for TsRange {
 
 impl Weight for TsRange {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        let ts = reader.fast_fields().i64(name::TS)?;
+        let columns = self.segments.columns(reader)?;
+        let ts = &columns.ts;
         let (low, high) = (*self.range.start(), *self.range.end());
         if reader.max_doc() == 0 || low > high || ts.max_value() < low || ts.min_value() > high {
             return Ok(Box::new(EmptyScorer));
@@ -236,12 +407,17 @@ impl Weight for TsRange {
         {
             return Ok(Box::new(AllScorer::new(reader.max_doc())));
         }
-        let summary = self.summaries.get(reader)?;
-        Ok(Box::new(TsRangeScorer::new(ts, summary, low..=high, boost)))
+        let summary = self.segments.summary(reader)?;
+        Ok(Box::new(TsRangeScorer::new(
+            ts.clone(),
+            summary,
+            low..=high,
+            boost,
+        )))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        let ts = reader.fast_fields().i64(name::TS)?;
+        let ts = &self.segments.columns(reader)?.ts;
         match ts.first(doc) {
             Some(value) if self.range.contains(&value) => Ok(Explanation::new("TsRange", 1.0)),
             _ => Err(tantivy::TantivyError::InvalidArgument(format!(
@@ -490,7 +666,7 @@ mod tests {
             ranges.push((a, b));
         }
         for (low, high) in ranges {
-            let ours = TsRange::new(low..=high, index.summaries().clone());
+            let ours = TsRange::new(low..=high, index.segments().clone());
             let theirs = RangeQuery::new(
                 Bound::Included(Term::from_field_i64(f.ts, low)),
                 Bound::Included(Term::from_field_i64(f.ts, high)),
@@ -514,6 +690,39 @@ mod tests {
     }
 
     #[test]
+    fn seq_ranges_match_tantivys_range_query() {
+        let batches = segments();
+        let slices: Vec<&[Record]> = batches.iter().map(Vec::as_slice).collect();
+        let (_dir, index) = index_in_segments(&slices);
+        let searcher = index.searcher();
+        let f = *index.fields();
+        let mut next = numbers(13);
+        let mut ranges = vec![
+            (0, u64::MAX),
+            (0, 0),
+            (3, 2),
+            (5_740, 5_740),
+            (3_500, 3_501),
+        ];
+        for _ in 0..60 {
+            let a = next() % 6_000;
+            ranges.push((a, a + next() % 3_000));
+        }
+        for (low, high) in ranges {
+            let ours = SeqRange::new(low..=high, index.segments().clone());
+            let theirs = RangeQuery::new(
+                Bound::Included(Term::from_field_u64(f.seq, low)),
+                Bound::Included(Term::from_field_u64(f.seq, high)),
+            );
+            assert_eq!(
+                addresses(&searcher, &ours),
+                addresses(&searcher, &theirs),
+                "{low}..={high}"
+            );
+        }
+    }
+
+    #[test]
     fn summaries_hold_every_block_and_level_and_are_dropped_with_their_segment() {
         let mut records = segments().remove(0);
         for (i, record) in records.iter_mut().enumerate() {
@@ -526,7 +735,7 @@ mod tests {
         let (_dir, index) = index_in_segments(&[&records]);
         let searcher = index.searcher();
         let segment = &searcher.segment_readers()[0];
-        let summary = index.summaries().get(segment).unwrap();
+        let summary = index.segments().summary(segment).unwrap();
         assert_eq!(summary.spans().len(), 4); // 3,500 records
         let levels = summary.levels().expect("level counts");
         assert_eq!(levels.width, 3); // error, info, none
@@ -543,7 +752,7 @@ mod tests {
         // Kept while the segment is searched, dropped once it is merged away.
         assert!(Arc::ptr_eq(
             &summary,
-            &index.summaries().get(segment).unwrap()
+            &index.segments().summary(segment).unwrap()
         ));
         let mut writer: tantivy::IndexWriter = index
             .tantivy()
@@ -557,9 +766,12 @@ mod tests {
         assert_eq!(ids.len(), 2);
         writer.merge(&ids).wait().unwrap();
         index.reload().unwrap();
-        assert!(index.summaries().kept.lock().unwrap().is_empty());
+        assert!(index.segments().kept.lock().unwrap().is_empty());
         let merged = index.searcher();
-        let summary = index.summaries().get(&merged.segment_readers()[0]).unwrap();
+        let summary = index
+            .segments()
+            .summary(&merged.segment_readers()[0])
+            .unwrap();
         assert_eq!(summary.spans().len(), 4); // 3,501 records
     }
 }

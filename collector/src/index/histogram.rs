@@ -121,7 +121,7 @@ impl LogIndex {
                         .is_ok_and(|ts| ts.max_value() > high)
                 });
                 let last = if beyond {
-                    edge_ts(&searcher, query.as_ref(), Order::Desc)?
+                    edge_ts(&searcher, self.segments(), query.as_ref(), Order::Desc)?
                 } else {
                     None
                 };
@@ -163,7 +163,10 @@ impl LogIndex {
             };
             let counted = match counted {
                 Some(counted) => counted,
-                None => count_matches(weight.as_ref(), segment, &bars)?,
+                None => {
+                    let ts = self.segments().columns(segment)?.ts.clone();
+                    count_matches(weight.as_ref(), segment, ts, &bars)?
+                }
             };
             counted.add_to(&mut per_level)?;
         }
@@ -193,11 +196,12 @@ impl LogIndex {
         segment: &SegmentReader,
         bars: &'a Bars,
     ) -> Result<Option<Counted<'a>>, SearchError> {
-        let summary = self.summaries().get(segment)?;
+        let summary = self.segments().summary(segment)?;
         let Some(levels) = summary.levels() else {
             return Ok(None);
         };
-        let mut counted = Counted::new(segment, bars)?;
+        let ts = self.segments().columns(segment)?.ts.clone();
+        let mut counted = Counted::new(segment, ts, bars)?;
         if counted.width != levels.width {
             return Ok(None);
         }
@@ -233,8 +237,8 @@ impl LogIndex {
         searcher: &tantivy::Searcher,
         query: &dyn Query,
     ) -> Result<Option<(i64, i64)>, SearchError> {
-        let first = edge_ts(searcher, query, Order::Asc)?;
-        let last = edge_ts(searcher, query, Order::Desc)?;
+        let first = edge_ts(searcher, self.segments(), query, Order::Asc)?;
+        let last = edge_ts(searcher, self.segments(), query, Order::Desc)?;
         Ok(first.zip(last))
     }
 }
@@ -280,13 +284,16 @@ struct Counted<'a> {
 }
 
 impl<'a> Counted<'a> {
-    fn new(segment: &SegmentReader, bars: &'a Bars) -> tantivy::Result<Counted<'a>> {
-        let columns = segment.fast_fields();
-        let level = columns.str(name::LEVEL)?;
+    fn new(
+        segment: &SegmentReader,
+        ts: Column<i64>,
+        bars: &'a Bars,
+    ) -> tantivy::Result<Counted<'a>> {
+        let level = segment.fast_fields().str(name::LEVEL)?;
         let width = level.as_ref().map_or(0, |l| l.num_terms()) + 1;
         Ok(Counted {
             bars,
-            ts: columns.i64(name::TS)?,
+            ts,
             level,
             width,
             counts: vec![0; bars.count * width],
@@ -342,9 +349,10 @@ impl<'a> Counted<'a> {
 fn count_matches<'a>(
     weight: &dyn Weight,
     segment: &SegmentReader,
+    ts: Column<i64>,
     bars: &'a Bars,
 ) -> tantivy::Result<Counted<'a>> {
-    let mut counted = Counted::new(segment, bars)?;
+    let mut counted = Counted::new(segment, ts, bars)?;
     let alive = segment.alive_bitset();
     let mut kept = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
     weight.for_each_no_score(segment, &mut |docs| match alive {

@@ -65,8 +65,9 @@ pub struct LogIndex {
     reader: IndexReader,
     fields: Fields,
     containers: ContainerTable,
-    /// Block summaries of the segments searched lately (see `blocks`).
-    summaries: Arc<blocks::Summaries>,
+    /// Columns and block summaries of the segments searched lately (see
+    /// `blocks`).
+    segments: Arc<blocks::Segments>,
 }
 
 impl std::fmt::Debug for LogIndex {
@@ -125,7 +126,7 @@ impl LogIndex {
                 reader,
                 fields,
                 containers,
-                summaries: Arc::default(),
+                segments: Arc::default(),
             },
             payload,
         ))
@@ -148,15 +149,15 @@ impl LogIndex {
         self.reader.searcher()
     }
 
-    /// The block summaries of the segments (see `blocks`).
-    pub fn summaries(&self) -> &Arc<blocks::Summaries> {
-        &self.summaries
+    /// What is kept of the segments between searches (see `blocks`).
+    pub fn segments(&self) -> &Arc<blocks::Segments> {
+        &self.segments
     }
 
     /// Makes the last commit visible to searches.
     pub fn reload(&self) -> tantivy::Result<()> {
         self.reader.reload()?;
-        self.summaries.keep_only(&self.reader.searcher());
+        self.segments.keep_only(&self.reader.searcher());
         Ok(())
     }
 
@@ -230,15 +231,11 @@ impl LogIndex {
     /// their columns, its container from the table.
     pub fn load(&self, searcher: &Searcher, address: DocAddress) -> tantivy::Result<Record> {
         let doc: TantivyDocument = searcher.doc(address)?;
-        let columns = searcher.segment_reader(address.segment_ord).fast_fields();
-        let ts_ns = columns
-            .i64(schema::name::TS)?
-            .first(address.doc_id)
-            .unwrap_or_default();
-        let seq = columns
-            .u64(schema::name::SEQ)?
-            .first(address.doc_id)
-            .unwrap_or_default();
+        let columns = self
+            .segments
+            .columns(searcher.segment_reader(address.segment_ord))?;
+        let ts_ns = columns.ts.first(address.doc_id).unwrap_or_default();
+        let seq = columns.seq.first(address.doc_id).unwrap_or_default();
         Ok(self.to_record(&doc, ts_ns, seq))
     }
 

@@ -8,8 +8,8 @@
 //! hit's (`ts`, `seq`): the next page is "strictly after it" in that order.
 
 use std::ops::{Bound, RangeInclusive};
+use std::sync::Arc;
 
-use tantivy::collector::sort_key::SortByStaticFastValue;
 use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::EnableScoring;
 use tantivy::query::{
@@ -19,7 +19,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Order, Searcher, SegmentReader, Term};
 
 use super::LogIndex;
-use super::blocks::TsRange;
+use super::blocks::{ByColumn, Segments, SeqRange, TsRange};
 use crate::query::{Cursor, MAX_LIMIT, MAX_QUERY_DEPTH, MAX_QUERY_LEN, SearchParams, query_depth};
 use crate::record::Record;
 
@@ -126,13 +126,11 @@ impl LogIndex {
             clauses.push((Occur::Must, self.ts_within(since..=until)));
         }
         if p.max_seq.is_some() || p.after_seq.is_some() {
-            let lower = p.after_seq.map_or(Bound::Unbounded, |s| {
-                Bound::Excluded(Term::from_field_u64(f.seq, s))
-            });
-            let upper = p.max_seq.map_or(Bound::Unbounded, |s| {
-                Bound::Included(Term::from_field_u64(f.seq, s))
-            });
-            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+            let low = p.after_seq.map_or(Some(0), |s| s.checked_add(1));
+            let high = p.max_seq.unwrap_or(u64::MAX);
+            // After the last seq there is nothing: an empty range.
+            let range = low.map_or(RangeInclusive::new(1, 0), |low| low..=high);
+            clauses.push((Occur::Must, self.seq_within(range)));
         }
         Ok(clauses)
     }
@@ -140,30 +138,33 @@ impl LogIndex {
     /// Records whose `ts` is in `range`, read from the `ts` column with the
     /// block summaries' help (see `blocks`).
     fn ts_within(&self, range: RangeInclusive<i64>) -> Box<dyn Query> {
-        Box::new(TsRange::new(range, self.summaries().clone()))
+        Box::new(TsRange::new(range, self.segments().clone()))
+    }
+
+    /// Records whose `seq` is in `range`, read from the kept `seq` column.
+    fn seq_within(&self, range: RangeInclusive<u64>) -> Box<dyn Query> {
+        Box::new(SeqRange::new(range, self.segments().clone()))
     }
 
     /// "Strictly after the cursor" in the requested order.
     fn after_cursor(&self, cursor: Cursor, ascending: bool) -> Box<dyn Query> {
-        let f = self.fields();
-        let seq = |s| Term::from_field_u64(f.seq, s);
-        let t = cursor.ts_ns;
-        // An empty range when the cursor is at the end of time.
-        let nothing = RangeInclusive::new(1, 0);
+        let (t, s) = (cursor.ts_ns, cursor.seq);
+        // Empty ranges when the cursor is at an end.
+        let (no_ts, no_seq) = (RangeInclusive::new(1, 0), RangeInclusive::new(1, 0));
         let (ts_beyond, seq_beyond) = if ascending {
             (
-                t.checked_add(1).map_or(nothing, |next| next..=i64::MAX),
-                RangeQuery::new(Bound::Excluded(seq(cursor.seq)), Bound::Unbounded),
+                t.checked_add(1).map_or(no_ts, |next| next..=i64::MAX),
+                s.checked_add(1).map_or(no_seq, |next| next..=u64::MAX),
             )
         } else {
             (
-                t.checked_sub(1).map_or(nothing, |prev| i64::MIN..=prev),
-                RangeQuery::new(Bound::Unbounded, Bound::Excluded(seq(cursor.seq))),
+                t.checked_sub(1).map_or(no_ts, |prev| i64::MIN..=prev),
+                s.checked_sub(1).map_or(no_seq, |prev| 0..=prev),
             )
         };
         let tie = BooleanQuery::new(vec![
             (Occur::Must, self.ts_within(t..=t)),
-            (Occur::Must, Box::new(seq_beyond)),
+            (Occur::Must, self.seq_within(seq_beyond)),
         ]);
         Box::new(BooleanQuery::new(vec![
             (Occur::Should, self.ts_within(ts_beyond)),
@@ -220,7 +221,13 @@ impl LogIndex {
         let order = if p.ascending { Order::Asc } else { Order::Desc };
         let limit = p.limit.min(MAX_LIMIT);
         // One more than asked tells whether another page exists.
-        let mut top = newest_first(searcher, page_query.as_ref(), limit + 1, order)?;
+        let mut top = newest_first(
+            searcher,
+            self.segments(),
+            page_query.as_ref(),
+            limit + 1,
+            order,
+        )?;
         let more = top.len() > limit;
         top.truncate(limit);
         let mut hits = Vec::with_capacity(top.len());
@@ -255,39 +262,27 @@ type HitKey = (Option<i64>, Option<u64>);
 /// the index being read and sorted (at 10 M lines, 2.4 M matches).
 fn newest_first(
     searcher: &Searcher,
+    segments: &Arc<Segments>,
     query: &dyn Query,
     wanted: usize,
     order: Order,
 ) -> Result<Vec<(HitKey, DocAddress)>, SearchError> {
     let collector = TopDocs::with_limit(wanted).order_by((
-        (
-            SortByStaticFastValue::<i64>::for_field(super::schema::name::TS),
-            order,
-        ),
-        (
-            SortByStaticFastValue::<u64>::for_field(super::schema::name::SEQ),
-            order,
-        ),
+        (ByColumn::ts(segments.clone()), order),
+        (ByColumn::seq(segments.clone()), order),
     ));
     let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
-    let mut segments: Vec<(u32, &SegmentReader, i64, i64)> = searcher
-        .segment_readers()
-        .iter()
-        .enumerate()
-        .map(|(ord, reader)| {
-            let (min, max) = reader
-                .fast_fields()
-                .i64(super::schema::name::TS)
-                .map_or((i64::MIN, i64::MAX), |ts| (ts.min_value(), ts.max_value()));
-            (ord as u32, reader, min, max)
-        })
-        .collect();
+    let mut spans: Vec<(u32, &SegmentReader, i64, i64)> = Vec::new();
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let ts = &segments.columns(reader)?.ts;
+        spans.push((ord as u32, reader, ts.min_value(), ts.max_value()));
+    }
     match order {
-        Order::Desc => segments.sort_by_key(|s| std::cmp::Reverse(s.3)),
-        Order::Asc => segments.sort_by_key(|s| s.2),
+        Order::Desc => spans.sort_by_key(|s| std::cmp::Reverse(s.3)),
+        Order::Asc => spans.sort_by_key(|s| s.2),
     }
     let mut found: Vec<(HitKey, DocAddress)> = Vec::new();
-    for (ord, reader, min, max) in segments {
+    for (ord, reader, min, max) in spans {
         if found.len() >= wanted
             && let Some(((Some(last), _), _)) = found.last()
         {
@@ -317,10 +312,11 @@ fn newest_first(
 /// oldest, ascending), read from the segments that can hold it only.
 pub fn edge_ts(
     searcher: &Searcher,
+    segments: &Arc<Segments>,
     query: &dyn Query,
     order: Order,
 ) -> Result<Option<i64>, SearchError> {
-    let top = newest_first(searcher, query, 1, order)?;
+    let top = newest_first(searcher, segments, query, 1, order)?;
     Ok(top.first().and_then(|((ts, _), _)| *ts))
 }
 
@@ -352,16 +348,18 @@ fn combine(clauses: &Clauses) -> Box<dyn Query> {
     ))
 }
 
-/// The highest `seq` a snapshot holds (0 when empty). Records are committed
-/// in `seq` order, so the snapshot holds every record up to it.
-pub fn watermark(searcher: &Searcher) -> u64 {
-    searcher
-        .segment_readers()
-        .iter()
-        .filter_map(|segment| segment.fast_fields().u64(super::schema::name::SEQ).ok())
-        .map(|column| column.max_value())
-        .max()
-        .unwrap_or(0)
+impl LogIndex {
+    /// The highest `seq` a snapshot holds (0 when empty). Records are
+    /// committed in `seq` order, so the snapshot holds every record up to it.
+    pub fn watermark(&self, searcher: &Searcher) -> u64 {
+        searcher
+            .segment_readers()
+            .iter()
+            .filter_map(|segment| self.segments().columns(segment).ok())
+            .map(|columns| columns.seq.max_value())
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// Gives every purely negative sub-clause an implicit "everything": tantivy
