@@ -60,8 +60,15 @@ impl RequestId {
 
     /// A request ID made from a UUID (its hyphenated lowercase form).
     pub fn from_uuid(uuid: uuid::Uuid) -> Self {
-        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        uuid.hyphenated().encode_lower(&mut buf);
+        // The hyphenated lowercase form, from a table of hex pairs.
+        let mut buf = [b'-'; uuid::fmt::Hyphenated::LENGTH];
+        let bytes = uuid.as_bytes();
+        for (group, at) in [(0..4, 0), (4..6, 9), (6..8, 14), (8..10, 19), (10..16, 24)] {
+            for (i, &b) in bytes[group].iter().enumerate() {
+                buf[at + 2 * i..at + 2 * i + 2]
+                    .copy_from_slice(&crate::log::HEX_PAIRS[usize::from(b)]);
+            }
+        }
         // One allocation, and clones are a reference count: the ID is cloned
         // into the request, the response and the span.
         let bytes = bytes::Bytes::from_owner(buf);
@@ -192,6 +199,20 @@ mod tests {
             );
             assert!(RequestId::try_from(bad).is_err());
         }
+    }
+
+    #[test]
+    fn from_uuid_is_the_hyphenated_lowercase_form() {
+        for _ in 0..100 {
+            let uuid = new_uuid_v7();
+            let id = RequestId::from_uuid(uuid);
+            assert_eq!(id.as_str(), uuid.hyphenated().to_string());
+        }
+        let max = uuid::Uuid::from_u128(u128::MAX);
+        assert_eq!(
+            RequestId::from_uuid(max).as_str(),
+            "ffffffff-ffff-ffff-ffff-ffffffffffff"
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 
 use crate::context::RequestContext;
 use crate::timestamp::Rfc3339Cache;
+pub(crate) use escape::HEX_PAIRS;
 use escape::{push_json_str, push_json_str_fmt, write_hex};
 use keys::{CallsiteKeys, Key, Keys, write_key};
 

@@ -13,19 +13,22 @@ use std::fmt::{self, Write as _};
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of `word` is zero (exact as a yes/no answer).
-const fn has_zero(word: u64) -> bool {
-    word.wrapping_sub(ONES) & !word & HIGHS != 0
+/// The high bit of each byte of `word` that is zero (exact as a yes/no
+/// answer, which is all it is used for).
+const fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
 }
 
-/// Whether any byte of `word` needs escaping: below 0x20, `"`, `\` or DEL.
+/// Whether any byte of `word` needs escaping: below 0x20, `"`, `\`, or DEL.
+/// One expression without branches: the four tests are or-ed together.
 const fn needs_escape(word: u64) -> bool {
     // Bytes below 0x20: the has-less-than test, exact for bounds up to 0x80.
-    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
     control
-        || has_zero(word ^ (ONES * b'"' as u64))
-        || has_zero(word ^ (ONES * b'\\' as u64))
-        || has_zero(word ^ (ONES * 0x7f))
+        | zero_bytes(word ^ (ONES * b'"' as u64))
+        | zero_bytes(word ^ (ONES * b'\\' as u64))
+        | zero_bytes(word ^ (ONES * 0x7f))
+        != 0
 }
 
 /// Appends `s` as a JSON string literal.
@@ -123,7 +126,7 @@ fn escape_slow(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Every byte's two lowercase hex digits.
-static HEX_PAIRS: [[u8; 2]; 256] = {
+pub(crate) static HEX_PAIRS: [[u8; 2]; 256] = {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut table = [[0u8; 2]; 256];
     let mut i = 0;

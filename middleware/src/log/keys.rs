@@ -55,6 +55,15 @@ pub(super) fn special(name: &str) -> Key<'static> {
     }
 }
 
+/// Where one field's key is in an [`Entry`].
+#[derive(Clone, Copy)]
+enum Slot {
+    /// `start..end` in `text`.
+    Text(u32, u32),
+    /// No key: the message or a skipped field.
+    Special(Key<'static>),
+}
+
 /// One callsite's text.
 #[derive(Default)]
 struct Entry {
@@ -66,9 +75,8 @@ struct Entry {
     target: Vec<u8>,
     /// The keys' text, back to back.
     text: Vec<u8>,
-    /// Per field index: `(start, end)` in `text`, or `None` for a field
-    /// without a key (see `special`).
-    keys: Vec<Option<(u32, u32)>>,
+    /// Per field index: where its key is.
+    keys: Vec<Slot>,
 }
 
 const SLOTS: usize = 64;
@@ -112,10 +120,12 @@ impl Keys {
             entry.keys.clear();
             for field in meta.fields() {
                 let start = entry.text.len() as u32;
-                let written = write_key(&mut entry.text, field.name(), has_request, from_log);
-                entry
-                    .keys
-                    .push(written.then_some((start, entry.text.len() as u32)));
+                let slot = if write_key(&mut entry.text, field.name(), has_request, from_log) {
+                    Slot::Text(start, entry.text.len() as u32)
+                } else {
+                    Slot::Special(special(field.name()))
+                };
+                entry.keys.push(slot);
             }
         }
         CallsiteKeys { meta, entry }
@@ -135,8 +145,8 @@ impl CallsiteKeys<'_> {
             return None;
         }
         let key = match *self.entry.keys.get(field.index())? {
-            Some((start, end)) => Key::Field(&self.entry.text[start as usize..end as usize]),
-            None => special(field.name()),
+            Slot::Text(start, end) => Key::Field(&self.entry.text[start as usize..end as usize]),
+            Slot::Special(key) => key,
         };
         Some(key)
     }

@@ -12,20 +12,37 @@ use std::fmt::Write as _;
 
 use super::Raw;
 
-/// Appends `value` in decimal.
+/// Appends `value` in decimal, two digits at a time (a status or a count
+/// is one or two steps).
 pub(super) fn push_u64(out: &mut Vec<u8>, mut value: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
-    loop {
+    while value >= 100 {
+        start -= 2;
+        let pair = DIGIT_PAIRS[(value % 100) as usize];
+        digits[start..start + 2].copy_from_slice(&pair);
+        value /= 100;
+    }
+    if value >= 10 {
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[value as usize]);
+    } else {
         start -= 1;
-        digits[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
+        digits[start] = b'0' + value as u8;
     }
     out.extend_from_slice(&digits[start..]);
 }
+
+/// "00" to "99".
+static DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut table = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        table[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    table
+};
 
 /// Appends `value` in decimal.
 pub(super) fn push_i64(out: &mut Vec<u8>, value: i64) {
@@ -90,7 +107,7 @@ mod tests {
 
     #[test]
     fn integers_match_display() {
-        for v in [0u64, 7, 10, 200, 404, 65_535, u64::MAX] {
+        for v in [0u64, 7, 10, 99, 100, 200, 404, 1_000, 65_535, u64::MAX] {
             assert_eq!(text(|o| push_u64(o, v)), v.to_string());
         }
         for v in [0i64, -1, 42, -9_000, i64::MIN, i64::MAX] {
