@@ -670,6 +670,93 @@ mod tests {
         }
     }
 
+    /// Pages collected from a time window (see `search::in_window`), with
+    /// and without filters, ranges and cursors, in both orders, are the
+    /// full sort's: segments out of time order, a backlog stamped across the
+    /// others, and runs of equal timestamps.
+    #[test]
+    fn windowed_pages_are_the_full_sorts() {
+        let mut seq = 0;
+        // "rare" mostly in the oldest records, a few in the newest: a window
+        // sized by its overall rate finds too few of them, but some.
+        let mut make = |ts: i64, rare: bool| {
+            seq += 1;
+            let word = match seq {
+                s if rare && s % 10 == 0 => "rare",
+                s if s % 3 == 0 => "odd",
+                _ => "even",
+            };
+            record(seq, ts, "web", &format!("{word} line {seq}"))
+        };
+        let recent: Vec<Record> = (0..3_000)
+            .map(|i| make(40_000 + i * 10, i % 600 == 599))
+            .collect();
+        let older: Vec<Record> = (0..3_000)
+            .map(|i| make(i * 10 + i % 7, i < 1_000))
+            .collect();
+        let backlog: Vec<Record> = (0..2_000)
+            .map(|i| make((i * 7_919) % 70_000, false))
+            .collect();
+        let ties: Vec<Record> = (0..400)
+            .map(|i| make(55_000 + (i / 100) * 10, false))
+            .collect();
+        let batches = [recent, older, backlog, ties];
+        let all: Vec<&Record> = batches.iter().flatten().collect();
+        let slices: Vec<&[Record]> = batches.iter().map(Vec::as_slice).collect();
+        let (_dir, index) = index_in_segments(&slices);
+        let ranges = [
+            (None, None),
+            (Some(20_000), Some(56_000)),
+            (Some(55_010), None),
+        ];
+        for q in [None, Some("odd"), Some("rare")] {
+            for (since, until) in ranges {
+                for ascending in [true, false] {
+                    let mut expected: Vec<(i64, u64)> = all
+                        .iter()
+                        .filter(|r| q.is_none_or(|q| r.message.starts_with(q)))
+                        .filter(|r| since.is_none_or(|s| r.ts_ns >= s))
+                        .filter(|r| until.is_none_or(|u| r.ts_ns <= u))
+                        .map(|r| (r.ts_ns, r.seq))
+                        .collect();
+                    expected.sort_unstable();
+                    if !ascending {
+                        expected.reverse();
+                    }
+                    let mut seen = Vec::new();
+                    let mut cursor = None;
+                    // The first pages and the last: a cursor deep in the past.
+                    while seen.len() < expected.len() {
+                        let page = index
+                            .search(&SearchParams {
+                                q: q.map(str::to_owned),
+                                since_ns: since,
+                                until_ns: until,
+                                limit: 10,
+                                ascending,
+                                cursor,
+                                ..Default::default()
+                            })
+                            .unwrap();
+                        assert_eq!(page.total, expected.len());
+                        seen.extend(page.hits.iter().map(|r| (r.ts_ns, r.seq)));
+                        let Some(next) = page.next_cursor else { break };
+                        cursor = Some(next);
+                        if seen.len() == 200 && expected.len() > 600 {
+                            let (ts_ns, seq) = expected[expected.len() - 300];
+                            seen.extend_from_slice(&expected[200..expected.len() - 299]);
+                            cursor = Some(Cursor { ts_ns, seq });
+                        }
+                    }
+                    assert_eq!(
+                        seen, expected,
+                        "q={q:?} {since:?}..{until:?} asc={ascending}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn filters_and_request_ids_narrow_the_hits() {
         let records = vec![

@@ -19,7 +19,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Order, Searcher, SegmentReader, Term};
 
 use super::LogIndex;
-use super::blocks::{ByColumn, Segments, SeqRange, TsRange};
+use super::blocks::{BLOCK, ByColumn, Segments, SeqRange, TsRange};
 use crate::query::{Cursor, MAX_LIMIT, MAX_QUERY_DEPTH, MAX_QUERY_LEN, SearchParams, query_depth};
 use crate::record::Record;
 
@@ -221,13 +221,22 @@ impl LogIndex {
         let order = if p.ascending { Order::Asc } else { Order::Desc };
         let limit = p.limit.min(MAX_LIMIT);
         // One more than asked tells whether another page exists.
-        let mut top = newest_first(
-            searcher,
-            self.segments(),
-            page_query.as_ref(),
-            limit + 1,
-            order,
-        )?;
+        let wanted = limit + 1;
+        let windowed = if count && total > wanted {
+            self.in_window(searcher, page_query.as_ref(), p, total, wanted)?
+        } else {
+            None
+        };
+        let mut top = match windowed {
+            Some(top) => top,
+            None => newest_first(
+                searcher,
+                self.segments(),
+                page_query.as_ref(),
+                wanted,
+                order,
+            )?,
+        };
         let more = top.len() > limit;
         top.truncate(limit);
         let mut hits = Vec::with_capacity(top.len());
@@ -247,6 +256,112 @@ impl LogIndex {
             total,
             next_cursor,
         })
+    }
+}
+
+/// Below this many records, a page is collected from everything at once
+/// (small in unit tests, so that their indexes take the windowed path).
+const WINDOW_MIN_DOCS: u64 = if cfg!(test) { 1_000 } else { 64 * BLOCK as u64 };
+/// The fewest records a window holds.
+const WINDOW_MIN_BUDGET: u64 = if cfg!(test) { 16 } else { 4 * BLOCK as u64 };
+
+impl LogIndex {
+    /// A page of `wanted` hits of `query` collected from a time window that
+    /// should hold them: the newest records (the oldest, ascending) where,
+    /// at the matches' overall rate (`total` of the index), twice `wanted`
+    /// are expected. Every hit outside the window comes after every hit in
+    /// it, so when it holds `wanted` they are the page. Otherwise the window
+    /// grows sixteenfold once, then `None`: collect from everything.
+    ///
+    /// A frequent term or a long range otherwise reads (`ts`, `seq`) of
+    /// every match in the newest segment, which at 10 M records is most of
+    /// what a page costs.
+    fn in_window(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        p: &SearchParams,
+        total: usize,
+        wanted: usize,
+    ) -> Result<Option<Vec<(HitKey, DocAddress)>>, SearchError> {
+        let docs = searcher.num_docs();
+        if docs < WINDOW_MIN_DOCS || total == 0 {
+            return Ok(None);
+        }
+        let order = if p.ascending { Order::Asc } else { Order::Desc };
+        // Where the hits can start: the range's end, or the cursor.
+        let cursor = p.cursor.map(|c| c.ts_ns);
+        let bound = if p.ascending {
+            p.since_ns
+                .into_iter()
+                .chain(cursor)
+                .max()
+                .unwrap_or(i64::MIN)
+        } else {
+            p.until_ns
+                .into_iter()
+                .chain(cursor)
+                .min()
+                .unwrap_or(i64::MAX)
+        };
+        let rate_budget = (wanted as u64).saturating_mul(docs) / total as u64;
+        let mut budget = rate_budget.saturating_mul(2).max(WINDOW_MIN_BUDGET);
+        for _ in 0..2 {
+            let Some(edge) = self.window_edge(searcher, budget, order, bound)? else {
+                return Ok(None);
+            };
+            let window = if p.ascending {
+                i64::MIN..=edge
+            } else {
+                edge..=i64::MAX
+            };
+            let within = BooleanQuery::new(vec![
+                (Occur::Must, query.box_clone()),
+                (Occur::Must, self.ts_within(window)),
+            ]);
+            let top = newest_first(searcher, self.segments(), &within, wanted, order)?;
+            if top.len() >= wanted {
+                return Ok(Some(top));
+            }
+            budget = budget.saturating_mul(16);
+        }
+        Ok(None)
+    }
+
+    /// The `ts` from which at least `budget` records lie between it and
+    /// `bound` (beyond which no hit can be), counted in whole blocks of the
+    /// summaries; `None` when the records there are fewer.
+    fn window_edge(
+        &self,
+        searcher: &Searcher,
+        budget: u64,
+        order: Order,
+        bound: i64,
+    ) -> Result<Option<i64>, SearchError> {
+        let mut blocks: Vec<(i64, u64)> = Vec::new();
+        for reader in searcher.segment_readers() {
+            let summary = self.segments().summary(reader)?;
+            for (block, &(min, max)) in summary.spans().iter().enumerate() {
+                let len = summary.docs(block).len() as u64;
+                match order {
+                    Order::Desc if max <= bound => blocks.push((min, len)),
+                    Order::Asc if min >= bound => blocks.push((max, len)),
+                    _ => {}
+                }
+            }
+        }
+        match order {
+            Order::Desc => blocks.sort_unstable_by_key(|b| std::cmp::Reverse(b.0)),
+            Order::Asc => blocks.sort_unstable_by_key(|b| b.0),
+        }
+        let mut held = 0;
+        for (edge, len) in blocks {
+            held += len;
+            if held >= budget {
+                return Ok(Some(edge));
+            }
+        }
+        Ok(None)
     }
 }
 
