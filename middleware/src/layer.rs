@@ -209,7 +209,11 @@ where
 
         let response_id = ctx.request_id().as_header_value().clone();
         req.extensions_mut().insert(ctx);
-        let inner = span.in_scope(|| self.inner.call(req));
+        // Entered by hand rather than with `in_scope`: the request is moved
+        // once, into the inner service, not into a closure first.
+        let entered = span.enter();
+        let inner = self.inner.call(req);
+        drop(entered);
         ResponseFuture {
             inner,
             span,
