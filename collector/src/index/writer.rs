@@ -10,13 +10,21 @@
 //! merges, and the channel it drains is bounded, so a slow disk slows the
 //! Docker readers down (Docker buffers in its log files) instead of growing
 //! memory.
+//!
+//! A commit costs about the same whether it holds one record or thousands
+//! (a new segment of half a dozen files, each synced, a 4 MiB term table
+//! filled, the commit's meta file, a reload of every segment), so a host
+//! that writes a line now and then must not pay it every second: a commit
+//! comes one interval after the first record it holds arrived (no record
+//! waits longer than before), not on a fixed beat, and the few-record
+//! segments such commits leave are merged in larger groups ([`Merges`]).
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tantivy::indexer::UserOperation;
-use tantivy::{IndexWriter, TantivyDocument};
+use tantivy::indexer::{LogMergePolicy, MergeCandidate, MergePolicy, UserOperation};
+use tantivy::{IndexWriter, SegmentMeta, TantivyDocument};
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
@@ -79,11 +87,7 @@ impl Indexer {
             .index
             .tantivy()
             .writer_with_num_threads(2, WRITER_HEAP_BYTES)?;
-        // Segments left a third deleted by retention are merged away (the
-        // default waits for all of a segment's records to be deleted).
-        let mut policy = tantivy::indexer::LogMergePolicy::default();
-        policy.set_del_docs_ratio_before_merge(0.3);
-        writer.set_merge_policy(Box::new(policy));
+        writer.set_merge_policy(Box::new(Merges::new()));
         let handle = std::thread::Builder::new()
             .name("wakeline-indexer".into())
             .spawn(move || self.run(writer, batches, runtime))
@@ -93,6 +97,10 @@ impl Indexer {
 
     fn run(mut self, mut writer: IndexWriter, mut batches: QueueReceiver, runtime: Handle) {
         let mut dirty = false;
+        // Since when something added (or deleted) waits for a commit: it is
+        // committed one interval later. While nothing waits, the thread still
+        // wakes every interval (retention passes are due from here).
+        let mut dirty_since: Option<Instant> = None;
         let mut last_commit = Instant::now();
         let mut last_add = Instant::now();
         // The last hand-over was full: more is queued, take it without pausing.
@@ -117,6 +125,7 @@ impl Indexer {
                     );
                     failures = 0;
                     dirty = false;
+                    dirty_since = None;
                     uncommitted.clear();
                     last_commit = Instant::now();
                 } else if stopping {
@@ -134,7 +143,7 @@ impl Indexer {
                 }
                 continue;
             }
-            let deadline = last_commit + self.commit_interval;
+            let deadline = dirty_since.unwrap_or(last_commit) + self.commit_interval;
             let received =
                 runtime.block_on(async { tokio::time::timeout_at(deadline, batches.recv()).await });
             match received {
@@ -149,6 +158,7 @@ impl Indexer {
                     return;
                 }
                 Ok(Some(mut records)) => {
+                    dirty_since.get_or_insert_with(Instant::now);
                     // Let more gather (nothing waits on them before the commit).
                     if !backlog && records.len() < ADD_BATCH {
                         let until = (last_add + ADD_LINGER).min(deadline);
@@ -168,10 +178,12 @@ impl Indexer {
                 }
                 Err(_elapsed) => {}
             }
+            let deadline = dirty_since.unwrap_or(last_commit) + self.commit_interval;
             if Instant::now() >= deadline || uncommitted.len() >= UNCOMMITTED_MAX {
                 if dirty {
                     if self.commit(&mut writer) {
                         dirty = false;
+                        dirty_since = None;
                         uncommitted.clear();
                     } else {
                         failures = 1;
@@ -181,9 +193,13 @@ impl Indexer {
                 }
                 last_commit = Instant::now();
             }
-            dirty |= self
+            if self
                 .retention
-                .maybe_pass(&self.index, &writer, &self.metrics);
+                .maybe_pass(&self.index, &writer, &self.metrics)
+            {
+                dirty = true;
+                dirty_since.get_or_insert_with(Instant::now);
+            }
             let wasteful = self.retention.take_merge();
             if !wasteful.is_empty() {
                 // Runs on tantivy's merge threads; a segment already being
@@ -307,6 +323,56 @@ impl Indexer {
     }
 }
 
+/// Segments of fewer records than this are few-record ones: what commits
+/// make on a quiet host (one or two lines a second across 500 containers).
+const FEW_RECORDS: u32 = 1_000;
+/// Few-record segments are merged once this many have gathered (tantivy's
+/// policy merged them 8 at a time: a merge every 8 s or so at a line a
+/// second, each one a new segment's files written and synced, the inputs'
+/// files deleted, and the commit's meta file written again).
+const FEW_RECORDS_MERGED_AT: usize = 24;
+
+/// Segments left this much deleted by retention are merged away (tantivy's
+/// default waits for all of a segment's records to be deleted).
+const DELETED_RATIO_MERGED: f32 = 0.3;
+
+/// The merge policy: tantivy's `LogMergePolicy` for every segment but the
+/// few-record ones, which are merged together once
+/// [`FEW_RECORDS_MERGED_AT`] have gathered (or one of them is a third
+/// deleted, as the log policy does), so that a trickle of lines does not
+/// merge every few seconds while the segment count stays bounded (search
+/// reads every segment). A busy host's commits make larger segments, which
+/// the log policy merges as before.
+#[derive(Debug)]
+struct Merges {
+    log: LogMergePolicy,
+}
+
+impl Merges {
+    fn new() -> Merges {
+        let mut log = LogMergePolicy::default();
+        log.set_del_docs_ratio_before_merge(DELETED_RATIO_MERGED);
+        Merges { log }
+    }
+}
+
+impl MergePolicy for Merges {
+    fn compute_merge_candidates(&self, segments: &[SegmentMeta]) -> Vec<MergeCandidate> {
+        let (few, rest): (Vec<SegmentMeta>, Vec<SegmentMeta>) = segments
+            .iter()
+            .cloned()
+            .partition(|segment| segment.max_doc() < FEW_RECORDS);
+        let mut candidates = self.log.compute_merge_candidates(&rest);
+        let wasteful = few.iter().any(|segment| {
+            segment.num_deleted_docs() as f32 > segment.max_doc() as f32 * DELETED_RATIO_MERGED
+        });
+        if few.len() >= FEW_RECORDS_MERGED_AT || wasteful {
+            candidates.push(MergeCandidate(few.iter().map(SegmentMeta::id).collect()));
+        }
+        candidates
+    }
+}
+
 /// Sleeps for `wait`, or less if the sequencer stops meanwhile (a shutdown
 /// during a disk-full outage must not wait out the backoff); true if it has.
 fn wait_unless_closed(batches: &QueueReceiver, wait: Duration) -> bool {
@@ -321,5 +387,78 @@ fn wait_unless_closed(batches: &QueueReceiver, wait: Duration) -> bool {
             return false;
         }
         std::thread::sleep(left.min(STEP));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tantivy::Index;
+    use tantivy::index::SegmentId;
+    use tantivy::schema::{INDEXED, Schema};
+
+    /// Segment metas of these sizes, and a function that names the sizes a
+    /// merge candidate holds (sorted).
+    fn segments(sizes: &[u32]) -> (Vec<SegmentMeta>, impl Fn(&MergeCandidate) -> Vec<u32>) {
+        let mut schema = Schema::builder();
+        schema.add_u64_field("n", INDEXED);
+        let index = Index::create_in_ram(schema.build());
+        let metas: Vec<SegmentMeta> = sizes
+            .iter()
+            .map(|&n| index.new_segment_meta(SegmentId::generate_random(), n))
+            .collect();
+        let lookup = metas.clone();
+        let sizes_of = move |candidate: &MergeCandidate| {
+            let mut sizes: Vec<u32> = candidate
+                .0
+                .iter()
+                .filter_map(|id| lookup.iter().find(|m| m.id() == *id))
+                .map(SegmentMeta::max_doc)
+                .collect();
+            sizes.sort_unstable();
+            sizes
+        };
+        (metas, sizes_of)
+    }
+
+    #[test]
+    fn few_record_segments_gather_before_a_merge_and_larger_ones_merge_as_before() {
+        let policy = Merges::new();
+        // A quiet host: one-record segments (and an earlier merge of them)
+        // beside large ones. Tantivy's policy merged eight of them.
+        let mut sizes = vec![1; FEW_RECORDS_MERGED_AT - 2];
+        sizes.extend([FEW_RECORDS_MERGED_AT as u32, 500_000, 2_000_000]);
+        let (metas, _) = segments(&sizes);
+        assert!(policy.compute_merge_candidates(&metas).is_empty());
+
+        // One more: every few-record segment is merged, the large ones not.
+        sizes.push(1);
+        let (metas, sizes_of) = segments(&sizes);
+        let candidates = policy.compute_merge_candidates(&metas);
+        assert_eq!(candidates.len(), 1);
+        let merged = sizes_of(&candidates[0]);
+        assert_eq!(merged.len(), FEW_RECORDS_MERGED_AT);
+        assert!(merged.iter().all(|&n| n < FEW_RECORDS));
+
+        // A busy host's segments (thousands of records per commit) merge
+        // eight at a time, as tantivy's policy does; the few-record ones
+        // beside them wait.
+        let mut sizes = vec![5_000; 8];
+        sizes.extend([1, 1, 1]);
+        let (metas, sizes_of) = segments(&sizes);
+        let candidates = policy.compute_merge_candidates(&metas);
+        assert_eq!(candidates.len(), 1);
+        assert_eq!(sizes_of(&candidates[0]), vec![5_000; 8]);
+    }
+
+    #[test]
+    fn few_record_segments_a_third_deleted_by_retention_are_merged_at_once() {
+        let policy = Merges::new();
+        let (mut metas, sizes_of) = segments(&[10, 10, 10, 500_000]);
+        assert!(policy.compute_merge_candidates(&metas).is_empty());
+        metas[0] = metas[0].clone().with_delete_meta(4, 1);
+        let candidates = policy.compute_merge_candidates(&metas);
+        assert_eq!(candidates.len(), 1);
+        assert_eq!(sizes_of(&candidates[0]), vec![10, 10, 10]);
     }
 }
