@@ -305,64 +305,93 @@ impl LogIndex {
                 .unwrap_or(i64::MAX)
         };
         let rate_budget = (wanted as u64).saturating_mul(docs) / total as u64;
-        let mut budget = rate_budget.saturating_mul(2).max(WINDOW_MIN_BUDGET);
-        for _ in 0..2 {
-            let Some(edge) = self.window_edge(searcher, budget, order, bound)? else {
-                return Ok(None);
-            };
-            let window = if p.ascending {
-                i64::MIN..=edge
-            } else {
-                edge..=i64::MAX
-            };
-            let within = BooleanQuery::new(vec![
-                (Occur::Must, query.box_clone()),
-                (Occur::Must, self.ts_within(window)),
-            ]);
-            let top = newest_first(searcher, self.segments(), &within, wanted, order)?;
-            if top.len() >= wanted {
-                return Ok(Some(top));
-            }
-            budget = budget.saturating_mul(16);
-        }
-        Ok(None)
+        let budget = rate_budget.saturating_mul(2).max(WINDOW_MIN_BUDGET);
+        windowed(
+            searcher,
+            self.segments(),
+            query,
+            wanted,
+            order,
+            bound,
+            budget,
+            2,
+        )
     }
+}
 
-    /// The `ts` from which at least `budget` records lie between it and
-    /// `bound` (beyond which no hit can be), counted in whole blocks of the
-    /// summaries; `None` when the records there are fewer.
-    fn window_edge(
-        &self,
-        searcher: &Searcher,
-        budget: u64,
-        order: Order,
-        bound: i64,
-    ) -> Result<Option<i64>, SearchError> {
-        let mut blocks: Vec<(i64, u64)> = Vec::new();
-        for reader in searcher.segment_readers() {
-            let summary = self.segments().summary(reader)?;
-            for (block, &(min, max)) in summary.spans().iter().enumerate() {
-                let len = summary.docs(block).len() as u64;
-                match order {
-                    Order::Desc if max <= bound => blocks.push((min, len)),
-                    Order::Asc if min >= bound => blocks.push((max, len)),
-                    _ => {}
-                }
-            }
+/// The first `wanted` hits of `query` in `order`, from a window of the
+/// newest records (the oldest, ascending) before `bound` that holds at
+/// least `budget` of them, growing sixteenfold up to `rounds` times; `None`
+/// when no window held `wanted` hits.
+#[allow(clippy::too_many_arguments)]
+fn windowed(
+    searcher: &Searcher,
+    segments: &Arc<Segments>,
+    query: &dyn Query,
+    wanted: usize,
+    order: Order,
+    bound: i64,
+    mut budget: u64,
+    rounds: usize,
+) -> Result<Option<Vec<(HitKey, DocAddress)>>, SearchError> {
+    for _ in 0..rounds {
+        let Some(edge) = window_edge(searcher, segments, budget, order, bound)? else {
+            return Ok(None);
+        };
+        let window = match order {
+            Order::Asc => i64::MIN..=edge,
+            Order::Desc => edge..=i64::MAX,
+        };
+        let within = BooleanQuery::new(vec![
+            (Occur::Must, query.box_clone()),
+            (
+                Occur::Must,
+                Box::new(TsRange::new(window, segments.clone())) as Box<dyn Query>,
+            ),
+        ]);
+        let top = newest_first(searcher, segments, &within, wanted, order)?;
+        if top.len() >= wanted {
+            return Ok(Some(top));
         }
-        match order {
-            Order::Desc => blocks.sort_unstable_by_key(|b| std::cmp::Reverse(b.0)),
-            Order::Asc => blocks.sort_unstable_by_key(|b| b.0),
-        }
-        let mut held = 0;
-        for (edge, len) in blocks {
-            held += len;
-            if held >= budget {
-                return Ok(Some(edge));
-            }
-        }
-        Ok(None)
+        budget = budget.saturating_mul(16);
     }
+    Ok(None)
+}
+
+/// The `ts` from which at least `budget` records lie between it and
+/// `bound` (beyond which no hit can be), counted in whole blocks of the
+/// summaries; `None` when the records there are fewer.
+fn window_edge(
+    searcher: &Searcher,
+    segments: &Segments,
+    budget: u64,
+    order: Order,
+    bound: i64,
+) -> Result<Option<i64>, SearchError> {
+    let mut blocks: Vec<(i64, u64)> = Vec::new();
+    for reader in searcher.segment_readers() {
+        let summary = segments.summary(reader)?;
+        for (block, &(min, max)) in summary.spans().iter().enumerate() {
+            let len = summary.docs(block).len() as u64;
+            match order {
+                Order::Desc if max <= bound => blocks.push((min, len)),
+                Order::Asc if min >= bound => blocks.push((max, len)),
+                _ => {}
+            }
+        }
+    }
+    match order {
+        Order::Desc => blocks.sort_unstable_by_key(|b| std::cmp::Reverse(b.0)),
+        Order::Asc => blocks.sort_unstable_by_key(|b| b.0),
+    }
+    let mut held = 0;
+    for (edge, len) in blocks {
+        held += len;
+        if held >= budget {
+            return Ok(Some(edge));
+        }
+    }
+    Ok(None)
 }
 
 /// The sort key of a hit: (`ts`, `seq`).
@@ -431,7 +460,29 @@ pub fn edge_ts(
     query: &dyn Query,
     order: Order,
 ) -> Result<Option<i64>, SearchError> {
-    let top = newest_first(searcher, segments, query, 1, order)?;
+    // Most questions match something among the newest (oldest) records.
+    let top = if searcher.num_docs() >= WINDOW_MIN_DOCS {
+        let bound = match order {
+            Order::Asc => i64::MIN,
+            Order::Desc => i64::MAX,
+        };
+        windowed(
+            searcher,
+            segments,
+            query,
+            1,
+            order,
+            bound,
+            WINDOW_MIN_BUDGET,
+            3,
+        )?
+    } else {
+        None
+    };
+    let top = match top {
+        Some(top) => top,
+        None => newest_first(searcher, segments, query, 1, order)?,
+    };
     Ok(top.first().and_then(|((ts, _), _)| *ts))
 }
 
