@@ -12,6 +12,14 @@
 //! all for 500); once the collector has every container's first line and
 //! jemalloc's decay time has passed, it is measured at rest again.
 //!
+//! The ticking containers' lines are spread evenly over the 10 s (for 500,
+//! one a second), each waiting before its first tick for its slot: left to
+//! when `docker run` happened to start them, they fell anywhere from all in
+//! the same second (500 started in 100 s put each one 10 s after the last:
+//! one commit every 10 s) to one a second, and the CPU figure with them
+//! (0.70 % of a core in a run whose starts took 100 s, 1.13 % in one whose
+//! starts took 82 s).
+//!
 //! At rest means: resident memory (VmRSS, sampled every second; the largest
 //! sample is reported) and CPU seconds over the window, as percent of one
 //! core. Every container created is labelled `wakeline-test=1` and removed at
@@ -39,6 +47,8 @@ const TICKING_EVERY: usize = 50;
 const STARTERS: usize = 6;
 /// After the last container's first line: jemalloc's decay time (10 s) and a bit.
 const SETTLE: Duration = Duration::from_secs(15);
+/// How often a ticking container writes a line.
+const TICK: Duration = Duration::from_secs(10);
 
 /// The collector at rest over a window.
 #[derive(Debug, Clone, Copy, Default)]
@@ -114,6 +124,10 @@ fn start_containers(n: usize, tag: &str, created: &Created) {
     let image = emit_image();
     let next = Mutex::new(0usize);
     let pid = std::process::id();
+    // Ticking container k ticks at `epoch` + k × slot, modulo the tick.
+    let epoch = Instant::now();
+    let slot = TICK / n.div_ceil(TICKING_EVERY).max(1) as u32;
+    let tick_ms = TICK.as_millis();
     std::thread::scope(|scope| {
         for _ in 0..STARTERS {
             scope.spawn(|| {
@@ -129,7 +143,11 @@ fn start_containers(n: usize, tag: &str, created: &Created) {
                     }
                     let name = format!("wl-t-{pid}-many-{i}");
                     let ready = format!("out:{tag} container {i} ready");
-                    let tick = format!("count:out:{tag} tick {i} :1:0:10000000");
+                    let tick = format!("count:out:{tag} tick {i} :1:0:{}", TICK.as_micros());
+                    // Until its slot comes round, counted from now.
+                    let due = (slot * (i / TICKING_EVERY) as u32).as_millis();
+                    let now = epoch.elapsed().as_millis();
+                    let wait = format!("sleep:{}", (due + tick_ms - now % tick_ms) % tick_ms);
                     let project = format!("com.docker.compose.project={tag}");
                     let service = format!("com.docker.compose.service=idle{}", i % 20);
                     let mut args = vec![
@@ -148,11 +166,11 @@ fn start_containers(n: usize, tag: &str, created: &Created) {
                         &image,
                         &ready,
                     ];
-                    args.push(if i % TICKING_EVERY == 0 {
-                        &tick
+                    if i % TICKING_EVERY == 0 {
+                        args.extend([wait.as_str(), tick.as_str()]);
                     } else {
-                        "stay"
-                    });
+                        args.push("stay");
+                    }
                     let output = Command::new("docker").args(&args).output();
                     match output {
                         Ok(o) if o.status.success() => {
