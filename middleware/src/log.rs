@@ -461,5 +461,7 @@ impl fmt::Write for Raw<'_> {
 mod escape;
 mod keys;
 mod number;
+
+pub(crate) use number::DIGIT_PAIRS;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::log::DIGIT_PAIRS;
+
 /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` to `out`. Times before 1970
 /// are written as the epoch (a log line stamped before 1970 is a broken clock,
 /// not a value worth a code path).
@@ -93,17 +95,6 @@ fn put_nanos(slots: &mut [u8], nanos: u32) {
     }
     slots[0] = b'0' + value as u8;
 }
-
-/// "00" to "99".
-static DIGIT_PAIRS: [[u8; 2]; 100] = {
-    let mut table = [[0u8; 2]; 100];
-    let mut i = 0;
-    while i < 100 {
-        table[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-        i += 1;
-    }
-    table
-};
 
 /// Writes `value` as exactly `slots.len()` decimal digits (zero-padded; a
 /// value too wide keeps only its low digits, which cannot happen for the

@@ -591,6 +591,19 @@ mod tests {
         }
     }
 
+    /// The (`ts`, `seq`) of `records` in a search's order.
+    fn in_order<'a>(
+        records: impl Iterator<Item = &'a &'a Record>,
+        ascending: bool,
+    ) -> Vec<(i64, u64)> {
+        let mut keys: Vec<(i64, u64)> = records.map(|r| (r.ts_ns, r.seq)).collect();
+        keys.sort_unstable();
+        if !ascending {
+            keys.reverse();
+        }
+        keys
+    }
+
     /// Pages are collected from the newest segment on and stop at the
     /// segments that cannot hold a hit of the page: across segments whose
     /// time spans overlap and were written out of order, every page is still
@@ -637,15 +650,11 @@ mod tests {
         assert_eq!(index.searcher().segment_readers().len(), batches.len());
         for q in [None, Some("odd")] {
             for ascending in [true, false] {
-                let mut expected: Vec<(i64, u64)> = all
-                    .iter()
-                    .filter(|r| q.is_none_or(|q| r.message.starts_with(q)))
-                    .map(|r| (r.ts_ns, r.seq))
-                    .collect();
-                expected.sort_unstable();
-                if !ascending {
-                    expected.reverse();
-                }
+                let expected = in_order(
+                    all.iter()
+                        .filter(|r| q.is_none_or(|q| r.message.starts_with(q))),
+                    ascending,
+                );
                 let mut seen = Vec::new();
                 let mut cursor = None;
                 loop {
@@ -712,17 +721,13 @@ mod tests {
         for q in [None, Some("odd"), Some("rare")] {
             for (since, until) in ranges {
                 for ascending in [true, false] {
-                    let mut expected: Vec<(i64, u64)> = all
-                        .iter()
-                        .filter(|r| q.is_none_or(|q| r.message.starts_with(q)))
-                        .filter(|r| since.is_none_or(|s| r.ts_ns >= s))
-                        .filter(|r| until.is_none_or(|u| r.ts_ns <= u))
-                        .map(|r| (r.ts_ns, r.seq))
-                        .collect();
-                    expected.sort_unstable();
-                    if !ascending {
-                        expected.reverse();
-                    }
+                    let expected = in_order(
+                        all.iter()
+                            .filter(|r| q.is_none_or(|q| r.message.starts_with(q)))
+                            .filter(|r| since.is_none_or(|s| r.ts_ns >= s))
+                            .filter(|r| until.is_none_or(|u| r.ts_ns <= u)),
+                        ascending,
+                    );
                     let mut seen = Vec::new();
                     let mut cursor = None;
                     // The first pages and the last: a cursor deep in the past.

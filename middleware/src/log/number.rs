@@ -33,8 +33,8 @@ pub(super) fn push_u64(out: &mut Vec<u8>, mut value: u64) {
     out.extend_from_slice(&digits[start..]);
 }
 
-/// "00" to "99".
-static DIGIT_PAIRS: [[u8; 2]; 100] = {
+/// "00" to "99" (also the timestamps' digits).
+pub(crate) static DIGIT_PAIRS: [[u8; 2]; 100] = {
     let mut table = [[0u8; 2]; 100];
     let mut i = 0;
     while i < 100 {
