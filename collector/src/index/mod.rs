@@ -802,6 +802,18 @@ mod tests {
             }),
             2
         );
+        // Two values are a union of postings; forty, a term set.
+        for others in [1, 39] {
+            let mut container: Vec<String> = (0..others).map(|i| format!("none-{i}")).collect();
+            container.insert(others / 2, "web".into());
+            assert_eq!(
+                count(SearchParams {
+                    container,
+                    ..Default::default()
+                }),
+                1
+            );
+        }
         assert_eq!(
             count(SearchParams {
                 level: vec!["error".into()],

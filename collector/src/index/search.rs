@@ -14,6 +14,7 @@ use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::EnableScoring;
 use tantivy::query::{
     AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Order, Searcher, SegmentReader, Term};
@@ -486,11 +487,19 @@ pub fn edge_ts(
     Ok(top.first().and_then(|((ts, _), _)| *ts))
 }
 
+/// Up to this many values of one filter are a union of their postings.
+const UNION_MAX_TERMS: usize = 32;
+
 /// Records holding any of `terms`: a union of their postings. tantivy's
-/// `TermSetQuery` fills a bitset of the segment's size for each field, which
-/// made a request's lookup at 10 M records 3 ms of zeroing and scanning
-/// 1.25 MB per field and pass, for the few lines it finds.
+/// `TermSetQuery` fills a bitset of the segment's size for each field (at
+/// 10 M records, 1.25 MB per field and pass, zeroed and scanned for a
+/// request's few lines); it is kept for long lists of values, where one
+/// pass over the term dictionary beats a lookup per value.
 fn any_of(terms: impl IntoIterator<Item = Term>) -> Box<dyn Query> {
+    let terms: Vec<Term> = terms.into_iter().collect();
+    if terms.len() > UNION_MAX_TERMS {
+        return Box::new(TermSetQuery::new(terms));
+    }
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = terms
         .into_iter()
         .map(|term| {
