@@ -493,8 +493,9 @@ const UNION_MAX_TERMS: usize = 32;
 /// Records holding any of `terms`: a union of their postings. tantivy's
 /// `TermSetQuery` fills a bitset of the segment's size for each field (at
 /// 10 M records, 1.25 MB per field and pass, zeroed and scanned for a
-/// request's few lines); it is kept for long lists of values, where one
-/// pass over the term dictionary beats a lookup per value.
+/// request's few lines). Long lists of values still go to it: one automaton
+/// pass per segment, however many values a (possibly hostile) request lists,
+/// rather than a boolean query of that many clauses (not measured here).
 fn any_of(terms: impl IntoIterator<Item = Term>) -> Box<dyn Query> {
     let terms: Vec<Term> = terms.into_iter().collect();
     if terms.len() > UNION_MAX_TERMS {
