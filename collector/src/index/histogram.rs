@@ -86,13 +86,14 @@ pub struct Histogram {
 /// The smallest nice width that covers `span_ns` in at most `buckets` bars.
 pub fn nice_interval(span_ns: i64, buckets: usize) -> i64 {
     let buckets = buckets.clamp(1, MAX_BUCKETS) as i64;
-    let needed = (span_ns.max(1) + buckets - 1) / buckets;
+    // Saturating: a range of centuries spans more than an i64 of ns.
+    let needed = span_ns.max(1).saturating_add(buckets - 1) / buckets;
     if let Some(nice) = NICE.iter().copied().find(|&w| w >= needed) {
         return nice;
     }
     // Beyond a week a bar: whole weeks.
     let week = 7 * DAY;
-    (needed + week - 1) / week * week
+    (needed / week + i64::from(needed % week != 0)).saturating_mul(week)
 }
 
 impl LogIndex {
@@ -149,7 +150,9 @@ impl LogIndex {
         let bars = Bars {
             low,
             high,
-            start: low.div_euclid(interval) * interval,
+            // Saturating: a `since` centuries back may put the first bar's
+            // start below the first i64 (its index arithmetic is in i128).
+            start: low.div_euclid(interval).saturating_mul(interval),
             interval,
             count: (high.div_euclid(interval) - low.div_euclid(interval)) as usize + 1,
         };
@@ -177,7 +180,8 @@ impl LogIndex {
         };
         for (i, counts) in per_level.into_iter().enumerate() {
             histogram.total += counts.values().sum::<u64>();
-            let start_ns = bars.start + i as i64 * interval;
+            let start_ns = i128::from(bars.start) + i as i128 * i128::from(interval);
+            let start_ns = i64::try_from(start_ns).unwrap_or(i64::MAX);
             histogram.buckets.push(Bucket {
                 start_ns,
                 end_ns: start_ns.saturating_add(interval),
@@ -266,9 +270,10 @@ struct Bars {
 }
 
 impl Bars {
-    /// The bar of a timestamp in `low..=high`.
+    /// The bar of a timestamp in `low..=high` (in i128: a range of
+    /// centuries spans more nanoseconds than an i64 holds).
     fn index(&self, ts: i64) -> usize {
-        ((ts - self.start) / self.interval) as usize
+        ((i128::from(ts) - i128::from(self.start)) / i128::from(self.interval)) as usize
     }
 }
 
@@ -509,6 +514,44 @@ mod tests {
             assert_eq!(got, expected, "{since:?} {until:?} {container:?}");
             assert!(h.buckets.len() <= buckets + 1);
             assert!(h.buckets.windows(2).all(|w| w[0].end_ns == w[1].start_ns));
+        }
+    }
+
+    /// Ranges of centuries (a `since` of 1700, an `until` of 2261) count
+    /// the records without overflowing the bars' arithmetic.
+    #[test]
+    fn ranges_of_centuries_are_counted() {
+        let base = 1_700_000_040 * SEC;
+        let records = vec![
+            record(1, base, "web", "ERROR boom"),
+            record(2, base + 100 * MS, "web", "INFO fine"),
+        ];
+        let (_dir, index) = index_with(&records);
+        let far_past = crate::timefmt::parse_rfc3339_ns("1700-01-01T00:00:00Z").unwrap();
+        let far_future = crate::timefmt::parse_rfc3339_ns("2261-12-31T23:59:59Z").unwrap();
+        for (since, until) in [
+            (Some(far_past), Some(far_future)),
+            (Some(far_past), None),
+            (None, Some(far_future)),
+            (Some(i64::MIN), Some(i64::MAX)),
+        ] {
+            let p = SearchParams {
+                since_ns: since,
+                until_ns: until,
+                ..SearchParams::default()
+            };
+            let h = index.histogram(&p, 500, base + SEC).unwrap();
+            assert_eq!(h.total, 2, "{since:?}..{until:?}");
+            let bar = h
+                .buckets
+                .iter()
+                .find(|b| b.counts.values().sum::<u64>() > 0)
+                .unwrap();
+            assert!(
+                bar.start_ns <= base && base < bar.end_ns,
+                "{since:?}..{until:?}: {bar:?} {}",
+                h.interval_ns
+            );
         }
     }
 }
