@@ -325,15 +325,8 @@ impl Query for SeqRange {
 impl Weight for SeqRange {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         let seq = &self.segments.columns(reader)?.seq;
-        let (low, high) = (*self.range.start(), *self.range.end());
-        if reader.max_doc() == 0 || low > high || seq.max_value() < low || seq.min_value() > high {
-            return Ok(Box::new(EmptyScorer));
-        }
-        if low <= seq.min_value()
-            && seq.max_value() <= high
-            && matches!(seq.index, ColumnIndex::Full)
-        {
-            return Ok(Box::new(AllScorer::new(reader.max_doc())));
+        if let Some(all_or_none) = all_or_none(seq, &self.range, reader.max_doc()) {
+            return Ok(all_or_none);
         }
         let mut docs = Vec::new();
         seq.get_docids_for_value_range(self.range.clone(), 0..reader.max_doc(), &mut docs);
@@ -341,13 +334,52 @@ impl Weight for SeqRange {
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        let seq = &self.segments.columns(reader)?.seq;
-        match seq.first(doc) {
-            Some(value) if self.range.contains(&value) => Ok(Explanation::new("SeqRange", 1.0)),
-            _ => Err(tantivy::TantivyError::InvalidArgument(format!(
-                "document {doc} is not in the seq range"
-            ))),
-        }
+        explain_in(
+            &self.segments.columns(reader)?.seq,
+            &self.range,
+            doc,
+            "SeqRange",
+        )
+    }
+}
+
+/// A range's scorer when a segment's column decides it without reading a
+/// value: nothing when the range misses the column's min..max, every
+/// document when it holds them all (and every document has a value).
+fn all_or_none<T>(
+    column: &Column<T>,
+    range: &RangeInclusive<T>,
+    max_doc: DocId,
+) -> Option<Box<dyn Scorer>>
+where
+    T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static,
+{
+    let (low, high) = (*range.start(), *range.end());
+    let (min, max) = (column.min_value(), column.max_value());
+    if max_doc == 0 || low > high || max < low || min > high {
+        return Some(Box::new(EmptyScorer));
+    }
+    if low <= min && max <= high && matches!(column.index, ColumnIndex::Full) {
+        return Some(Box::new(AllScorer::new(max_doc)));
+    }
+    None
+}
+
+/// Explains a range's match of `doc` from its column's value.
+fn explain_in<T>(
+    column: &Column<T>,
+    range: &RangeInclusive<T>,
+    doc: DocId,
+    query: &'static str,
+) -> tantivy::Result<Explanation>
+where
+    T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static,
+{
+    match column.first(doc) {
+        Some(value) if range.contains(&value) => Ok(Explanation::new(query, 1.0)),
+        _ => Err(tantivy::TantivyError::InvalidArgument(format!(
+            "document {doc} does not match {query}"
+        ))),
     }
 }
 
@@ -400,31 +432,25 @@ impl Weight for TsRange {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         let columns = self.segments.columns(reader)?;
         let ts = &columns.ts;
-        let (low, high) = (*self.range.start(), *self.range.end());
-        if reader.max_doc() == 0 || low > high || ts.max_value() < low || ts.min_value() > high {
-            return Ok(Box::new(EmptyScorer));
-        }
-        if low <= ts.min_value() && ts.max_value() <= high && matches!(ts.index, ColumnIndex::Full)
-        {
-            return Ok(Box::new(AllScorer::new(reader.max_doc())));
+        if let Some(all_or_none) = all_or_none(ts, &self.range, reader.max_doc()) {
+            return Ok(all_or_none);
         }
         let summary = self.segments.summary(reader)?;
         Ok(Box::new(TsRangeScorer::new(
             ts.clone(),
             summary,
-            low..=high,
+            self.range.clone(),
             boost,
         )))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        let ts = &self.segments.columns(reader)?.ts;
-        match ts.first(doc) {
-            Some(value) if self.range.contains(&value) => Ok(Explanation::new("TsRange", 1.0)),
-            _ => Err(tantivy::TantivyError::InvalidArgument(format!(
-                "document {doc} is not in the ts range"
-            ))),
-        }
+        explain_in(
+            &self.segments.columns(reader)?.ts,
+            &self.range,
+            doc,
+            "TsRange",
+        )
     }
 }
 

@@ -116,10 +116,9 @@ impl LogIndex {
                 // A line stamped after now (a container's clock ahead) gets
                 // its bar too.
                 let beyond = searcher.segment_readers().iter().any(|segment| {
-                    segment
-                        .fast_fields()
-                        .i64(name::TS)
-                        .is_ok_and(|ts| ts.max_value() > high)
+                    self.segments()
+                        .columns(segment)
+                        .is_ok_and(|columns| columns.ts.max_value() > high)
                 });
                 let last = if beyond {
                     edge_ts(&searcher, self.segments(), query.as_ref(), Order::Desc)?
