@@ -14,7 +14,7 @@
 //! tower-http's `MakeRequestId` so custom policies look familiar.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use http::{HeaderValue, Request};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
@@ -142,7 +142,8 @@ impl MakeRequestId for MakeUuidV7 {
 
 /// A new UUIDv7 from the system clock and a thread-local PRNG.
 pub fn new_uuid_v7() -> uuid::Uuid {
-    let millis = SystemTime::now()
+    // The request's start time, when the layer has just read it.
+    let millis = crate::clock::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
@@ -166,6 +167,8 @@ pub enum Trust {
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
 
     #[test]

@@ -25,7 +25,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use std::time::SystemTime;
 
 use http::{HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
@@ -33,6 +33,7 @@ use tower::{Layer, Service};
 use tracing::field::{Empty, display};
 use tracing::{Level, Span};
 
+use crate::clock;
 use crate::context::RequestContext;
 use crate::id::{MakeRequestId, MakeUuidV7, RequestId, Trust};
 use crate::propagate::{X_REQUEST_ID, extract_parent};
@@ -167,6 +168,11 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // With request lines on, the wall clock is read here once for the
+        // new ID, the start line and the start of the duration, and once
+        // more at the end (see `clock`).
+        let start = self.config.request_lines.then(SystemTime::now);
+        let pin = start.map(clock::pin);
         let trusted = self.config.trust == Trust::Valid;
         let incoming = trusted
             .then(|| req.headers().get(&self.config.header))
@@ -193,7 +199,7 @@ where
         span.record("span_id", display(ctx.span_id()));
         ctx.attach_to(&span);
 
-        let start = self.config.request_lines.then(|| {
+        if start.is_some() {
             // An explicit parent rather than entering the span: same line,
             // one span enter/exit less per request.
             tracing::info!(
@@ -204,8 +210,8 @@ where
                 path = req.uri().path(),
                 parent_span_id = ctx.parent_span_id().map(display),
             );
-            Instant::now()
-        });
+        }
+        drop(pin);
 
         let response_id = ctx.request_id().as_header_value().clone();
         req.extensions_mut().insert(ctx);
@@ -278,8 +284,9 @@ pin_project! {
         inner: F,
         span: Span,
         header: Option<(HeaderName, HeaderValue)>,
-        // Set while request lines are on and the request has not ended.
-        start: Option<Instant>,
+        // When the request started, while request lines are on and the
+        // request has not ended.
+        start: Option<SystemTime>,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
@@ -289,7 +296,9 @@ pin_project! {
             // trace would just stop.
             let this = this.project();
             if let Some(start) = this.start.take() {
-                let duration_ms = elapsed_ms(start);
+                let end = SystemTime::now();
+                let duration_ms = duration_ms(start, end);
+                let _pin = clock::pin(end);
                 tracing::warn!(
                     target: REQUEST_LINE_TARGET,
                     parent: &*this.span,
@@ -312,7 +321,10 @@ where
         let span: &Span = this.span;
         let _entered = span.enter();
         let mut result = ready!(this.inner.poll(cx));
-        let duration_ms = this.start.take().map(elapsed_ms);
+        // One reading of the clock for the duration and the line's `ts`.
+        let end = this.start.take().map(|start| (start, SystemTime::now()));
+        let duration_ms = end.map(|(start, end)| duration_ms(start, end));
+        let _pin = end.map(|(_, end)| clock::pin(end));
         match &mut result {
             Ok(response) => {
                 if let Some((name, value)) = this.header.take() {
@@ -356,10 +368,13 @@ where
     }
 }
 
-/// Milliseconds since `start`, to the µs (all a reader needs, and quick to
-/// write). Through `u64`: a `u128` to `f64` conversion is a library call.
-fn elapsed_ms(start: Instant) -> f64 {
-    start.elapsed().as_micros() as u64 as f64 / 1e3
+/// Milliseconds from `start` to `end`, to the µs (all a reader needs, and
+/// quick to write). Through `u64`: a `u128` to `f64` conversion is a
+/// library call. Wall-clock readings, so a step of the clock back during
+/// the request makes it 0 (and a step forward adds the step).
+fn duration_ms(start: SystemTime, end: SystemTime) -> f64 {
+    let elapsed = end.duration_since(start).unwrap_or_default();
+    elapsed.as_micros() as u64 as f64 / 1e3
 }
 
 #[cfg(test)]

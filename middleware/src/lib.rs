@@ -114,6 +114,7 @@ mod capture;
 pub mod carrier;
 #[cfg(feature = "reqwest")]
 mod client;
+mod clock;
 mod context;
 #[cfg(feature = "axum")]
 mod extract;

@@ -24,7 +24,6 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write as _};
-use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanId, TraceId};
 use tracing::field::{Field, Visit};
@@ -141,7 +140,7 @@ where
         let meta = event.metadata();
 
         line.extend_from_slice(b"{\"ts\":\"");
-        clock.write(line, SystemTime::now());
+        clock.write(line, crate::clock::now());
         line.extend_from_slice(b"\",\"level\":\"");
         line.extend_from_slice(level_str(meta.level()).as_bytes());
         line.extend_from_slice(b"\",\"msg\":");
