@@ -27,7 +27,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::SystemTime;
 
-use http::{HeaderName, HeaderValue, Request, Response};
+use http::{HeaderName, Request, Response};
+use opentelemetry::trace::{SpanId, TraceId};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::field::{Empty, display};
@@ -36,6 +37,7 @@ use tracing::{Level, Span};
 use crate::clock;
 use crate::context::RequestContext;
 use crate::id::{MakeRequestId, MakeUuidV7, RequestId, Trust};
+use crate::log::Lend;
 use crate::propagate::{X_REQUEST_ID, extract_parent};
 
 /// The log target of the request start and end lines.
@@ -195,11 +197,15 @@ where
             req.uri().path(),
         );
         let ctx = start_context(&span, request_id, parent.as_ref());
-        span.record("trace_id", display(ctx.trace_id()));
-        span.record("span_id", display(ctx.span_id()));
-        ctx.attach_to(&span);
+        let (trace_id, span_id) = (ctx.trace_id(), ctx.span_id());
+        span.record("trace_id", display(trace_id));
+        span.record("span_id", display(span_id));
+        // The IDs to lend to the request's own lines (see `log::lend`):
+        // only once they are attached to the span, as a lookup would find.
+        let ids = (ctx.attach_to(&span) && start.is_some()).then_some((trace_id, span_id));
 
         if start.is_some() {
+            let _lent = ids.map(|(t, s)| crate::log::lend(&span, ctx.request_id(), t, s));
             // An explicit parent rather than entering the span: same line,
             // one span enter/exit less per request.
             tracing::info!(
@@ -213,7 +219,7 @@ where
         }
         drop(pin);
 
-        let response_id = ctx.request_id().as_header_value().clone();
+        let response_id = ctx.request_id().clone();
         req.extensions_mut().insert(ctx);
         // Entered by hand rather than with `in_scope`: the request is moved
         // once, into the inner service, not into a closure first.
@@ -225,6 +231,7 @@ where
             span,
             header: Some((self.config.header.clone(), response_id)),
             start,
+            ids,
         }
     }
 }
@@ -283,10 +290,13 @@ pin_project! {
         #[pin]
         inner: F,
         span: Span,
-        header: Option<(HeaderName, HeaderValue)>,
+        header: Option<(HeaderName, RequestId)>,
         // When the request started, while request lines are on and the
         // request has not ended.
         start: Option<SystemTime>,
+        // The trace and span IDs attached to the span, to lend to the end
+        // line with the request ID in `header`.
+        ids: Option<(TraceId, SpanId)>,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
@@ -299,6 +309,7 @@ pin_project! {
                 let end = SystemTime::now();
                 let duration_ms = duration_ms(start, end);
                 let _pin = clock::pin(end);
+                let _lent = lend_ids(this.span, this.header.as_ref(), *this.ids);
                 tracing::warn!(
                     target: REQUEST_LINE_TARGET,
                     parent: &*this.span,
@@ -321,14 +332,18 @@ where
         let span: &Span = this.span;
         let _entered = span.enter();
         let mut result = ready!(this.inner.poll(cx));
+        let header = this.header.take();
         // One reading of the clock for the duration and the line's `ts`.
         let end = this.start.take().map(|start| (start, SystemTime::now()));
         let duration_ms = end.map(|(start, end)| duration_ms(start, end));
         let _pin = end.map(|(_, end)| clock::pin(end));
+        let _lent = lend_ids(span, header.as_ref(), *this.ids);
         match &mut result {
             Ok(response) => {
-                if let Some((name, value)) = this.header.take() {
-                    response.headers_mut().insert(name, value);
+                if let Some((name, value)) = header {
+                    response
+                        .headers_mut()
+                        .insert(name, value.into_header_value());
                 }
                 let status = response.status().as_u16();
                 match duration_ms {
@@ -366,6 +381,17 @@ where
         }
         Poll::Ready(result)
     }
+}
+
+/// Lends the request's IDs to its end line (see `log::lend`), if they are
+/// attached to its span and request lines are on.
+fn lend_ids(
+    span: &Span,
+    header: Option<&(HeaderName, RequestId)>,
+    ids: Option<(TraceId, SpanId)>,
+) -> Option<Lend> {
+    let ((_, request_id), (trace_id, span_id)) = (header?, ids?);
+    Some(crate::log::lend(span, request_id, trace_id, span_id))
 }
 
 /// Milliseconds from `start` to `end`, to the µs (all a reader needs, and

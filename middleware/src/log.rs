@@ -35,6 +35,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 
 use crate::context::RequestContext;
+use crate::id::RequestId;
 use crate::timestamp::Rfc3339Cache;
 pub(crate) use escape::HEX_PAIRS;
 use escape::{push_json_str, push_json_str_fmt, write_hex};
@@ -108,9 +109,12 @@ where
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         BUFFERS.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut bufs) => self.write_event(&mut bufs, event, &ctx),
+            Ok(mut bufs) => {
+                let ids_lent = lent::lent_to(event.parent());
+                self.write_event(&mut bufs, event, &ctx, ids_lent);
+            }
             // Only if formatting a field value itself logs: use fresh buffers.
-            Err(_) => self.write_event(&mut Buffers::default(), event, &ctx),
+            Err(_) => self.write_event(&mut Buffers::default(), event, &ctx, false),
         });
     }
 }
@@ -119,8 +123,15 @@ impl<W> JsonLayer<W>
 where
     W: for<'a> MakeWriter<'a> + 'static,
 {
-    fn write_event<S>(&self, bufs: &mut Buffers, event: &Event<'_>, ctx: &Context<'_, S>)
-    where
+    /// Writes `event` as one line; `ids_lent`: `bufs.ids` already holds its
+    /// request's IDs (see `lent`).
+    fn write_event<S>(
+        &self,
+        bufs: &mut Buffers,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        ids_lent: bool,
+    ) where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let Buffers {
@@ -134,7 +145,6 @@ where
             ids_text,
         } = bufs;
         line.clear();
-        ids.clear();
         msg.clear();
         fields.clear();
         let meta = event.metadata();
@@ -144,18 +154,26 @@ where
         line.extend_from_slice(b"\",\"level\":\"");
         line.extend_from_slice(level_str(meta.level()).as_bytes());
         line.extend_from_slice(b"\",\"msg\":");
-        // The event's own span first: usually the request span itself, and
-        // looking at it before walking its scope saves looking it up twice.
-        let mut write_ids_of = |span: SpanRef<'_, S>| {
-            let ext = span.extensions();
-            ext.get::<RequestContext>()
-                .map(|request| write_ids(ids, request, ids_text))
-                .is_some()
-        };
-        let has_request = ctx.event_span(event).is_some_and(|span| {
-            let parents = span.scope().skip(1);
-            write_ids_of(span) || parents.into_iter().any(&mut write_ids_of)
-        });
+        // The layer's own lines come with their IDs lent (see `lent`).
+        let mut has_request = ids_lent;
+        if !ids_lent {
+            ids.clear();
+            // The event's own span first: usually the request span itself, and
+            // looking at it before walking its scope saves looking it up twice.
+            let mut write_ids_of = |span: SpanRef<'_, S>| {
+                let ext = span.extensions();
+                ext.get::<RequestContext>()
+                    .map(|request| {
+                        let (trace_id, span_id) = (request.trace_id(), request.span_id());
+                        write_ids(ids, request.request_id(), trace_id, span_id, ids_text);
+                    })
+                    .is_some()
+            };
+            has_request = ctx.event_span(event).is_some_and(|span| {
+                let parents = span.scope().skip(1);
+                write_ids_of(span) || parents.into_iter().any(&mut write_ids_of)
+            });
+        }
         log_target.clear();
         let from_log = meta.target() == "log";
         let callsite = keys.get(meta, has_request, from_log);
@@ -248,11 +266,17 @@ impl IdsText {
     }
 }
 
-fn write_ids(out: &mut Vec<u8>, request: &RequestContext, ids_text: &mut IdsText) {
+fn write_ids(
+    out: &mut Vec<u8>,
+    request_id: &RequestId,
+    trace_id: TraceId,
+    span_id: SpanId,
+    ids_text: &mut IdsText,
+) {
     // Request IDs are [A-Za-z0-9._:-] only: nothing to escape.
     out.extend_from_slice(b",\"request_id\":\"");
-    out.extend_from_slice(request.request_id().as_header_value().as_bytes());
-    out.extend_from_slice(ids_text.get(request.trace_id(), request.span_id()));
+    out.extend_from_slice(request_id.as_header_value().as_bytes());
+    out.extend_from_slice(ids_text.get(trace_id, span_id));
 }
 
 fn level_str(level: &Level) -> &'static str {
@@ -459,7 +483,10 @@ impl fmt::Write for Raw<'_> {
 
 mod escape;
 mod keys;
+mod lent;
 mod number;
+
+pub(crate) use lent::{Lend, lend};
 
 pub(crate) use number::DIGIT_PAIRS;
 #[cfg(test)]

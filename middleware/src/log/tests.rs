@@ -199,3 +199,46 @@ fn interleaved_requests_on_one_thread_keep_their_own_ids() {
         assert_eq!(line["span_id"], ctx.span_id().to_string());
     }
 }
+
+#[test]
+fn lent_ids_are_written_as_the_lookup_writes_them() {
+    let ctx = RequestContext::start(RequestId::try_from("req-a").expect("valid"), None);
+    let (out, ()) = capture(|| {
+        let span = tracing::info_span!("request");
+        assert!(ctx.attach_to(&span));
+        tracing::info!(parent: &span, n = 1, "line");
+        let _lent = lend(&span, ctx.request_id(), ctx.trace_id(), ctx.span_id());
+        tracing::info!(parent: &span, n = 1, "line");
+    });
+    let raw = out.raw();
+    let after_ts: Vec<&str> = raw
+        .lines()
+        .map(|line| &line[line.find("\",\"level\"").expect("level")..])
+        .collect();
+    assert_eq!(after_ts.len(), 2);
+    assert_eq!(after_ts[0], after_ts[1]);
+    assert!(after_ts[1].contains("\"request_id\":\"req-a\""), "{raw}");
+}
+
+#[test]
+fn lent_ids_serve_only_their_span_until_another_line_comes() {
+    let [a, b, lent] = ["req-a", "req-b", "req-lent"]
+        .map(|id| RequestContext::start(RequestId::try_from(id).expect("valid"), None));
+    let (out, ()) = capture(|| {
+        let span_a = tracing::info_span!("request");
+        let span_b = tracing::info_span!("request");
+        assert!(a.attach_to(&span_a) && b.attach_to(&span_b));
+        // Lent IDs that differ from the attached ones show which were used.
+        let _lent = lend(&span_a, lent.request_id(), lent.trace_id(), lent.span_id());
+        tracing::info!(parent: &span_a, "lent");
+        tracing::info!(parent: &span_b, "another span's line revokes the lend");
+        tracing::info!(parent: &span_a, "looked up");
+        let _refused = lend(&span_b, lent.request_id(), lent.trace_id(), lent.span_id());
+    });
+    let ids: Vec<String> = out
+        .lines()
+        .iter()
+        .map(|line| line["request_id"].as_str().expect("an ID").to_owned())
+        .collect();
+    assert_eq!(ids, ["req-lent", "req-b", "req-a"]);
+}
