@@ -13,22 +13,34 @@
 //! A pin lasts only while the layer's own synchronous code runs (never
 //! across the inner service or an `.await`), so every other line is stamped
 //! with a fresh reading.
+//!
+//! Times are durations since the Unix epoch, the form every user needs
+//! (the ID's milliseconds, a line's date and nanoseconds, a difference),
+//! so each reading is converted once.
 
 use std::cell::Cell;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 thread_local! {
-    static PINNED: Cell<Option<SystemTime>> = const { Cell::new(None) };
+    static PINNED: Cell<Option<Duration>> = const { Cell::new(None) };
 }
 
-/// The time pinned on this thread, else a fresh reading of the wall clock.
-pub(crate) fn now() -> SystemTime {
-    PINNED.with(Cell::get).unwrap_or_else(SystemTime::now)
+/// Reads the wall clock: the time since the Unix epoch (zero for a clock
+/// set before 1970, a broken clock rather than a time worth a code path).
+pub(crate) fn read() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// The time pinned on this thread, else a fresh [`read`].
+pub(crate) fn now() -> Duration {
+    PINNED.with(Cell::get).unwrap_or_else(read)
 }
 
 /// Makes [`now`] return `time` on this thread until the guard is dropped
 /// (which restores whatever was pinned before, so pins nest).
-pub(crate) fn pin(time: SystemTime) -> Pin {
+pub(crate) fn pin(time: Duration) -> Pin {
     Pin {
         previous: PINNED.with(|pinned| pinned.replace(Some(time))),
     }
@@ -37,7 +49,7 @@ pub(crate) fn pin(time: SystemTime) -> Pin {
 /// Restores the previously pinned time when dropped; see [`pin`].
 #[must_use = "the time is pinned only while the guard lives"]
 pub(crate) struct Pin {
-    previous: Option<SystemTime>,
+    previous: Option<Duration>,
 }
 
 impl Drop for Pin {
@@ -48,14 +60,12 @@ impl Drop for Pin {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
     use super::*;
 
     #[test]
     fn a_pin_holds_the_time_until_dropped_and_pins_nest() {
-        let outer = UNIX_EPOCH + Duration::from_secs(1);
-        let inner = UNIX_EPOCH + Duration::from_secs(2);
+        let outer = Duration::from_secs(1);
+        let inner = Duration::from_secs(2);
         assert!(now() > inner, "unpinned, now reads the clock");
         {
             let _outer = pin(outer);

@@ -13,11 +13,9 @@
 //! arrival, which is what one wants when scanning an index. The trait mirrors
 //! tower-http's `MakeRequestId` so custom policies look familiar.
 
-use std::fmt;
-use std::time::UNIX_EPOCH;
-
 use http::{HeaderValue, Request};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use std::fmt;
 
 /// The longest request ID accepted from outside, in bytes.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
@@ -143,10 +141,8 @@ impl MakeRequestId for MakeUuidV7 {
 /// A new UUIDv7 from the system clock and a thread-local PRNG.
 pub fn new_uuid_v7() -> uuid::Uuid {
     // The request's start time, when the layer has just read it.
-    let millis = crate::clock::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let now = crate::clock::now();
+    let millis = now.as_secs() * 1000 + u64::from(now.subsec_millis());
     let random = RandomIdGenerator::default().new_trace_id().to_bytes();
     let mut bytes = [0u8; 10];
     bytes.copy_from_slice(&random[..10]);
@@ -167,7 +163,7 @@ pub enum Trust {
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     use super::*;
 

@@ -25,7 +25,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::SystemTime;
+use std::time::Duration;
 
 use http::{HeaderName, Request, Response};
 use opentelemetry::trace::{SpanId, TraceId};
@@ -173,7 +173,7 @@ where
         // With request lines on, the wall clock is read here once for the
         // new ID, the start line and the start of the duration, and once
         // more at the end (see `clock`).
-        let start = self.config.request_lines.then(SystemTime::now);
+        let start = self.config.request_lines.then(clock::read);
         let pin = start.map(clock::pin);
         let trusted = self.config.trust == Trust::Valid;
         let incoming = trusted
@@ -291,9 +291,9 @@ pin_project! {
         inner: F,
         span: Span,
         header: Option<(HeaderName, RequestId)>,
-        // When the request started, while request lines are on and the
-        // request has not ended.
-        start: Option<SystemTime>,
+        // When the request started (since the Unix epoch), while request
+        // lines are on and the request has not ended.
+        start: Option<Duration>,
         // The trace and span IDs attached to the span, to lend to the end
         // line with the request ID in `header`.
         ids: Option<(TraceId, SpanId)>,
@@ -306,7 +306,7 @@ pin_project! {
             // trace would just stop.
             let this = this.project();
             if let Some(start) = this.start.take() {
-                let end = SystemTime::now();
+                let end = clock::read();
                 let duration_ms = duration_ms(start, end);
                 let _pin = clock::pin(end);
                 let _lent = lend_ids(this.span, this.header.as_ref(), *this.ids);
@@ -334,7 +334,7 @@ where
         let mut result = ready!(this.inner.poll(cx));
         let header = this.header.take();
         // One reading of the clock for the duration and the line's `ts`.
-        let end = this.start.take().map(|start| (start, SystemTime::now()));
+        let end = this.start.take().map(|start| (start, clock::read()));
         let duration_ms = end.map(|(start, end)| duration_ms(start, end));
         let _pin = end.map(|(_, end)| clock::pin(end));
         let _lent = lend_ids(span, header.as_ref(), *this.ids);
@@ -395,12 +395,13 @@ fn lend_ids(
 }
 
 /// Milliseconds from `start` to `end`, to the µs (all a reader needs, and
-/// quick to write). Through `u64`: a `u128` to `f64` conversion is a
-/// library call. Wall-clock readings, so a step of the clock back during
-/// the request makes it 0 (and a step forward adds the step).
-fn duration_ms(start: SystemTime, end: SystemTime) -> f64 {
-    let elapsed = end.duration_since(start).unwrap_or_default();
-    elapsed.as_micros() as u64 as f64 / 1e3
+/// quick to write). In `u64`: `u128` arithmetic and its conversion to
+/// `f64` are library calls. Wall-clock readings, so a step of the clock
+/// back during the request makes it 0 (and a step forward adds the step).
+fn duration_ms(start: Duration, end: Duration) -> f64 {
+    let elapsed = end.saturating_sub(start);
+    let micros = elapsed.as_secs() * 1_000_000 + u64::from(elapsed.subsec_micros());
+    micros as f64 / 1e3
 }
 
 #[cfg(test)]

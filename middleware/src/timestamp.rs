@@ -7,6 +7,8 @@
 //! The collector sorts and resumes on these values, hence always nine
 //! fractional digits and always `Z`.
 
+use std::time::Duration;
+#[cfg(test)]
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::log::DIGIT_PAIRS;
@@ -16,7 +18,8 @@ use crate::log::DIGIT_PAIRS;
 /// not a value worth a code path).
 #[cfg(test)]
 pub(crate) fn write_rfc3339(out: &mut Vec<u8>, t: SystemTime) {
-    Rfc3339Cache::default().write(out, t);
+    let since_epoch = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    Rfc3339Cache::default().write(out, since_epoch);
 }
 
 /// Writes RFC 3339 timestamps, reusing the date and time of day while the
@@ -40,10 +43,10 @@ impl Default for Rfc3339Cache {
 }
 
 impl Rfc3339Cache {
-    /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` to `out` (times before
-    /// 1970 as the epoch).
-    pub(crate) fn write(&mut self, out: &mut Vec<u8>, t: SystemTime) {
-        let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    /// Appends the time `since` the Unix epoch as
+    /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` to `out` (a time before 1970 is
+    /// given as zero, see `clock::read`).
+    pub(crate) fn write(&mut self, out: &mut Vec<u8>, since: Duration) {
         let secs = since.as_secs();
         if secs != self.secs {
             self.secs = secs;
@@ -109,7 +112,6 @@ fn put_digits(slots: &mut [u8], mut value: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn format(secs: u64, nanos: u32) -> String {
         let mut out = Vec::new();
@@ -173,7 +175,7 @@ mod tests {
             (1_709_210_096, 7, "2024-02-29T12:34:56.000000007Z"),
         ] {
             out.clear();
-            cache.write(&mut out, UNIX_EPOCH + Duration::new(secs, nanos));
+            cache.write(&mut out, Duration::new(secs, nanos));
             assert_eq!(String::from_utf8_lossy(&out), expected);
         }
     }
