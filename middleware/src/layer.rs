@@ -37,7 +37,7 @@ use tracing::{Level, Span};
 use crate::clock;
 use crate::context::RequestContext;
 use crate::id::{MakeRequestId, MakeUuidV7, RequestId, Trust};
-use crate::log::Lend;
+use crate::log::{Fields, Ids, Lend};
 use crate::propagate::{X_REQUEST_ID, extract_parent};
 
 /// The log target of the request start and end lines.
@@ -205,13 +205,26 @@ where
         let ids = (ctx.attach_to(&span) && start.is_some()).then_some((trace_id, span_id));
 
         if start.is_some() {
-            let _lent = ids.map(|(t, s)| crate::log::lend(&span, ctx.request_id(), t, s));
+            let fields = Fields::Start {
+                method: req.method().as_str(),
+                path: req.uri().path(),
+                parent_span_id: ctx.parent_span_id(),
+            };
+            let _lent = ids.map(|(trace_id, span_id)| {
+                let request_id = ctx.request_id();
+                let ids = Ids {
+                    request_id,
+                    trace_id,
+                    span_id,
+                };
+                crate::log::lend(&span, ids, STARTED, fields)
+            });
             // An explicit parent rather than entering the span: same line,
             // one span enter/exit less per request.
             tracing::info!(
                 target: REQUEST_LINE_TARGET,
                 parent: &span,
-                message = "request started",
+                message = STARTED,
                 method = req.method().as_str(),
                 path = req.uri().path(),
                 parent_span_id = ctx.parent_span_id().map(display),
@@ -309,11 +322,15 @@ pin_project! {
                 let end = clock::read();
                 let duration_ms = duration_ms(start, end);
                 let _pin = clock::pin(end);
-                let _lent = lend_ids(this.span, this.header.as_ref(), *this.ids);
+                let fields = Fields::End {
+                    status: None,
+                    duration_ms,
+                };
+                let _lent = lend_line(this.span, this.header.as_ref(), *this.ids, CANCELLED, fields);
                 tracing::warn!(
                     target: REQUEST_LINE_TARGET,
                     parent: &*this.span,
-                    message = "request cancelled",
+                    message = CANCELLED,
                     duration_ms,
                 );
             }
@@ -333,65 +350,84 @@ where
         let _entered = span.enter();
         let mut result = ready!(this.inner.poll(cx));
         let header = this.header.take();
-        // One reading of the clock for the duration and the line's `ts`.
-        let end = this.start.take().map(|start| (start, clock::read()));
-        let duration_ms = end.map(|(start, end)| duration_ms(start, end));
-        let _pin = end.map(|(_, end)| clock::pin(end));
-        let _lent = lend_ids(span, header.as_ref(), *this.ids);
-        match &mut result {
-            Ok(response) => {
-                if let Some((name, value)) = header {
-                    response
-                        .headers_mut()
-                        .insert(name, value.into_header_value());
-                }
-                let status = response.status().as_u16();
-                match duration_ms {
-                    Some(duration_ms) if response.status().is_server_error() => {
-                        tracing::error!(
-                            target: REQUEST_LINE_TARGET,
-                            parent: span,
-                            message = "request finished",
-                            status,
-                            duration_ms,
-                        );
-                    }
-                    Some(duration_ms) => {
-                        tracing::info!(
-                            target: REQUEST_LINE_TARGET,
-                            parent: span,
-                            message = "request finished",
-                            status,
-                            duration_ms,
-                        );
-                    }
-                    None => {}
-                }
-            }
-            Err(_) => {
-                if let Some(duration_ms) = duration_ms {
+        if let Some(start) = this.start.take() {
+            // One reading of the clock for the duration and the line's `ts`.
+            let end = clock::read();
+            let duration_ms = duration_ms(start, end);
+            let _pin = clock::pin(end);
+            let status = result.as_ref().ok().map(Response::status);
+            let (message, fields) = match status {
+                Some(status) => (FINISHED, Some(status.as_u16())),
+                None => (FAILED, None),
+            };
+            let fields = Fields::End {
+                status: fields,
+                duration_ms,
+            };
+            let _lent = lend_line(span, header.as_ref(), *this.ids, message, fields);
+            match status {
+                Some(status) if status.is_server_error() => {
+                    let status = status.as_u16();
                     tracing::error!(
                         target: REQUEST_LINE_TARGET,
                         parent: span,
-                        message = "request failed",
+                        message = FINISHED,
+                        status,
+                        duration_ms,
+                    );
+                }
+                Some(status) => {
+                    let status = status.as_u16();
+                    tracing::info!(
+                        target: REQUEST_LINE_TARGET,
+                        parent: span,
+                        message = FINISHED,
+                        status,
+                        duration_ms,
+                    );
+                }
+                None => {
+                    tracing::error!(
+                        target: REQUEST_LINE_TARGET,
+                        parent: span,
+                        message = FAILED,
                         duration_ms,
                     );
                 }
             }
         }
+        if let (Ok(response), Some((name, value))) = (&mut result, header) {
+            response
+                .headers_mut()
+                .insert(name, value.into_header_value());
+        }
         Poll::Ready(result)
     }
 }
 
-/// Lends the request's IDs to its end line (see `log::lend`), if they are
-/// attached to its span and request lines are on.
-fn lend_ids(
+/// The messages of the request lines.
+const STARTED: &str = "request started";
+const FINISHED: &str = "request finished";
+const FAILED: &str = "request failed";
+const CANCELLED: &str = "request cancelled";
+
+/// Writes the request line about to be emitted in `span` ahead and lends it
+/// to the JSON writer (see `log::lend`), if the request's IDs are attached
+/// to its span and request lines are on.
+fn lend_line(
     span: &Span,
     header: Option<&(HeaderName, RequestId)>,
     ids: Option<(TraceId, SpanId)>,
+    message: &str,
+    fields: Fields<'_>,
 ) -> Option<Lend> {
     let ((_, request_id), (trace_id, span_id)) = (header?, ids?);
-    Some(crate::log::lend(span, request_id, trace_id, span_id))
+    let ids = Ids {
+        request_id,
+        trace_id,
+        span_id,
+    };
+    Some(crate::log::lend(span, ids, message, fields))
 }
 
 /// Milliseconds from `start` to `end`, to the µs (all a reader needs, and

@@ -96,6 +96,8 @@ struct Buffers {
     clock: Rfc3339Cache,
     keys: Keys,
     ids_text: IdsText,
+    /// A line of the layer's, from `"msg":` on (see `lent`).
+    lent: Vec<u8>,
 }
 
 thread_local! {
@@ -110,8 +112,8 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         BUFFERS.with(|cell| match cell.try_borrow_mut() {
             Ok(mut bufs) => {
-                let ids_lent = lent::lent_to(event.parent());
-                self.write_event(&mut bufs, event, &ctx, ids_lent);
+                let lent = lent::is_lent(event.parent(), event.metadata());
+                self.write_event(&mut bufs, event, &ctx, lent);
             }
             // Only if formatting a field value itself logs: use fresh buffers.
             Err(_) => self.write_event(&mut Buffers::default(), event, &ctx, false),
@@ -123,14 +125,14 @@ impl<W> JsonLayer<W>
 where
     W: for<'a> MakeWriter<'a> + 'static,
 {
-    /// Writes `event` as one line; `ids_lent`: `bufs.ids` already holds its
-    /// request's IDs (see `lent`).
+    /// Writes `event` as one line; `lent`: `bufs.lent` already holds all of
+    /// it after the time and level (see `lent`).
     fn write_event<S>(
         &self,
         bufs: &mut Buffers,
         event: &Event<'_>,
         ctx: &Context<'_, S>,
-        ids_lent: bool,
+        lent: bool,
     ) where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
@@ -143,10 +145,9 @@ where
             clock,
             keys,
             ids_text,
+            lent: lent_line,
         } = bufs;
         line.clear();
-        msg.clear();
-        fields.clear();
         let meta = event.metadata();
 
         line.extend_from_slice(b"{\"ts\":\"");
@@ -154,26 +155,31 @@ where
         line.extend_from_slice(b"\",\"level\":\"");
         line.extend_from_slice(level_str(meta.level()).as_bytes());
         line.extend_from_slice(b"\",\"msg\":");
-        // The layer's own lines come with their IDs lent (see `lent`).
-        let mut has_request = ids_lent;
-        if !ids_lent {
-            ids.clear();
-            // The event's own span first: usually the request span itself, and
-            // looking at it before walking its scope saves looking it up twice.
-            let mut write_ids_of = |span: SpanRef<'_, S>| {
-                let ext = span.extensions();
-                ext.get::<RequestContext>()
-                    .map(|request| {
-                        let (trace_id, span_id) = (request.trace_id(), request.span_id());
-                        write_ids(ids, request.request_id(), trace_id, span_id, ids_text);
-                    })
-                    .is_some()
-            };
-            has_request = ctx.event_span(event).is_some_and(|span| {
-                let parents = span.scope().skip(1);
-                write_ids_of(span) || parents.into_iter().any(&mut write_ids_of)
-            });
+        if lent {
+            line.extend_from_slice(lent_line);
+            line.extend_from_slice(b"}\n");
+            // A log line that cannot be written has nowhere to be reported.
+            let _ = self.make_writer.make_writer_for(meta).write_all(line);
+            return;
         }
+        ids.clear();
+        msg.clear();
+        fields.clear();
+        // The event's own span first: usually the request span itself, and
+        // looking at it before walking its scope saves looking it up twice.
+        let mut write_ids_of = |span: SpanRef<'_, S>| {
+            let ext = span.extensions();
+            ext.get::<RequestContext>()
+                .map(|request| {
+                    let (trace_id, span_id) = (request.trace_id(), request.span_id());
+                    write_ids(ids, request.request_id(), trace_id, span_id, ids_text);
+                })
+                .is_some()
+        };
+        let has_request = ctx.event_span(event).is_some_and(|span| {
+            let parents = span.scope().skip(1);
+            write_ids_of(span) || parents.into_iter().any(&mut write_ids_of)
+        });
         log_target.clear();
         let from_log = meta.target() == "log";
         let callsite = keys.get(meta, has_request, from_log);
@@ -486,7 +492,7 @@ mod keys;
 mod lent;
 mod number;
 
-pub(crate) use lent::{Lend, lend};
+pub(crate) use lent::{Fields, Ids, Lend, lend};
 
 pub(crate) use number::DIGIT_PAIRS;
 #[cfg(test)]

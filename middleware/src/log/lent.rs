@@ -1,71 +1,147 @@
-//! The IDs of the request whose own line is being written, lent by the layer.
+//! The layer's own lines, written ahead by the layer and lent to the writer.
 //!
-//! A line finds its request's IDs by looking its span up in the registry: a
-//! slab reference and a read lock, four atomic operations and some 150
-//! instructions per line. The layer writes its start and end lines with the
-//! context it has just attached to the span in hand, so it writes the IDs
-//! into this thread's line buffers itself just before, and marks them lent
-//! to that span; the line (whose explicit parent is that span) finds them
-//! there instead of looking.
+//! Every request writes a start and an end line. Written the general way,
+//! each looks its span up in the registry for the request's IDs (a slab
+//! reference and a read lock: four atomic operations) and visits the
+//! event's fields through tracing's `Visit` (a dynamic call, a key lookup
+//! and a copy or two per field): about a thousand instructions a line. The
+//! layer has all of it in hand, so just before it emits such a line it
+//! writes what follows `"msg":` (message, target, IDs and fields) into this
+//! thread's line buffers, with the helpers the writer itself uses, and
+//! marks it lent to that span. The writer then adds only the time and level.
 //!
-//! The IDs are lent only by the layer, only while its own line is written,
-//! and only once they are attached to that span, so the line is byte for
-//! byte what the lookup would have written. Any other line written in
-//! between (none is, but a layer could) revokes the lend, and so does the
-//! guard when dropped; a lend is refused while another is out.
+//! A lent line serves only a line written on this thread whose explicit
+//! parent is that span and whose callsite has the layer's target and the
+//! line's number of fields; any other line revokes the lend, and so does
+//! the guard when dropped. A lend is refused while another is out. So the
+//! output is byte for byte what the general path writes (a test compares
+//! the two).
 
 use std::cell::Cell;
 use std::num::NonZeroU64;
 
 use opentelemetry::trace::{SpanId, TraceId};
-use tracing::Span;
+use tracing::{Metadata, Span};
 
-use super::{BUFFERS, write_ids};
+use super::escape::{push_json_str, write_hex};
+use super::number::{push_f64, push_u64};
+use super::{BUFFERS, IdsText, write_ids};
 use crate::id::RequestId;
+use crate::layer::REQUEST_LINE_TARGET;
 
 thread_local! {
-    /// The span whose IDs are in this thread's `Buffers::ids`, if lent.
-    static LENT_TO: Cell<Option<NonZeroU64>> = const { Cell::new(None) };
+    /// The span a line is lent to, and the number of fields of that line's
+    /// callsite. Apart from the text, so that revoking cannot fail.
+    static LENT: Cell<Option<(NonZeroU64, usize)>> = const { Cell::new(None) };
 }
 
-/// Writes the request's IDs for the lines on this thread whose explicit
-/// parent is `span`, until the guard drops. Call it only with the context
-/// attached to `span`.
-pub(crate) fn lend(
-    span: &Span,
-    request_id: &RequestId,
-    trace_id: TraceId,
-    span_id: SpanId,
-) -> Lend {
+/// The fields of one of the layer's lines, after its message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Fields<'a> {
+    /// `request started`: `method`, `path`, and `parent_span_id` if the
+    /// caller sent one.
+    Start {
+        method: &'a str,
+        path: &'a str,
+        parent_span_id: Option<SpanId>,
+    },
+    /// The end lines: `status` if there is a response, and `duration_ms`.
+    End {
+        status: Option<u16>,
+        duration_ms: f64,
+    },
+}
+
+/// The request's IDs, as its lines carry them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ids<'a> {
+    pub(crate) request_id: &'a RequestId,
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+}
+
+/// Writes the line the layer is about to emit with `span` as its explicit
+/// parent, and lends it to the writer on this thread until the guard drops.
+/// `ids` must be the context attached to `span`, and `message` and
+/// `fields` the event's.
+pub(crate) fn lend(span: &Span, ids: Ids<'_>, message: &str, fields: Fields<'_>) -> Lend {
+    let refused = Lend { lent: false };
     let Some(id) = span.id() else {
-        return Lend { lent: false };
+        return refused;
     };
-    if LENT_TO.get().is_some() {
-        return Lend { lent: false };
+    if LENT.get().is_some() {
+        return refused;
     }
-    let written = BUFFERS.with(|cell| {
-        let Ok(mut bufs) = cell.try_borrow_mut() else {
-            return false;
-        };
+    let field_count = BUFFERS.with(|cell| {
+        let mut bufs = cell.try_borrow_mut().ok()?;
         let bufs = &mut *bufs;
-        bufs.ids.clear();
-        write_ids(
-            &mut bufs.ids,
-            request_id,
-            trace_id,
-            span_id,
+        bufs.lent.clear();
+        Some(write_line(
+            &mut bufs.lent,
             &mut bufs.ids_text,
-        );
-        true
+            ids,
+            message,
+            fields,
+        ))
     });
-    if written {
-        LENT_TO.set(Some(id.into_non_zero_u64()));
+    let Some(field_count) = field_count else {
+        return refused;
+    };
+    LENT.set(Some((id.into_non_zero_u64(), field_count)));
+    Lend { lent: true }
+}
+
+/// `,"target":` and [`REQUEST_LINE_TARGET`] as a JSON string.
+const TARGET: &[u8] = b",\"target\":\"wakeline_middleware::request\"";
+
+/// Appends what follows `"msg":` on the line, as the writer would write it
+/// (its keys and target are written out here; a test holds them to the
+/// writer's), and returns the number of fields its callsite declares
+/// (`message` is one of them, and so is a field that is `None`).
+fn write_line(
+    text: &mut Vec<u8>,
+    ids_text: &mut IdsText,
+    ids: Ids<'_>,
+    message: &str,
+    fields: Fields<'_>,
+) -> usize {
+    push_json_str(text, message);
+    text.extend_from_slice(TARGET);
+    write_ids(text, ids.request_id, ids.trace_id, ids.span_id, ids_text);
+    match fields {
+        Fields::Start {
+            method,
+            path,
+            parent_span_id,
+        } => {
+            text.extend_from_slice(b",\"method\":");
+            push_json_str(text, method);
+            text.extend_from_slice(b",\"path\":");
+            push_json_str(text, path);
+            if let Some(parent) = parent_span_id {
+                let mut hex = *b",\"parent_span_id\":\"0123456789abcdef\"";
+                write_hex(&mut hex[19..35], &parent.to_bytes());
+                text.extend_from_slice(&hex);
+            }
+            4
+        }
+        Fields::End {
+            status,
+            duration_ms,
+        } => {
+            if let Some(status) = status {
+                text.extend_from_slice(b",\"status\":");
+                push_u64(text, u64::from(status));
+            }
+            text.extend_from_slice(b",\"duration_ms\":");
+            push_f64(text, duration_ms);
+            2 + usize::from(status.is_some())
+        }
     }
-    Lend { lent: written }
 }
 
 /// Revokes the lend when dropped; see [`lend`].
-#[must_use = "the IDs are lent only while the guard lives"]
+#[must_use = "the line is lent only while the guard lives"]
 pub(crate) struct Lend {
     lent: bool,
 }
@@ -73,21 +149,23 @@ pub(crate) struct Lend {
 impl Drop for Lend {
     fn drop(&mut self) {
         if self.lent {
-            LENT_TO.set(None);
+            LENT.set(None);
         }
     }
 }
 
-/// Whether the thread's `Buffers::ids` hold the IDs for a line whose
-/// explicit parent is `parent`. If not, any lend is revoked: the caller is
-/// about to write other IDs there.
-pub(super) fn lent_to(parent: Option<&tracing::Id>) -> bool {
-    let Some(lent) = LENT_TO.get() else {
+/// Whether the thread's `Buffers::lent` holds the rest of the line for an
+/// event of callsite `meta` with explicit parent `parent`. If not, any lend
+/// is revoked.
+pub(super) fn is_lent(parent: Option<&tracing::Id>, meta: &Metadata<'_>) -> bool {
+    let Some((span, field_count)) = LENT.get() else {
         return false;
     };
-    if parent.map(tracing::Id::into_non_zero_u64) == Some(lent) {
-        return true;
+    let lent = parent.map(tracing::Id::into_non_zero_u64) == Some(span)
+        && meta.fields().len() == field_count
+        && meta.target() == REQUEST_LINE_TARGET;
+    if !lent {
+        LENT.set(None);
     }
-    LENT_TO.set(None);
-    false
+    lent
 }

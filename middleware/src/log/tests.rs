@@ -201,44 +201,122 @@ fn interleaved_requests_on_one_thread_keep_their_own_ids() {
 }
 
 #[test]
-fn lent_ids_are_written_as_the_lookup_writes_them() {
-    let ctx = RequestContext::start(RequestId::try_from("req-a").expect("valid"), None);
+fn lent_lines_are_byte_for_byte_what_the_writer_writes() {
+    use opentelemetry::trace::TraceFlags;
+
+    use crate::layer::REQUEST_LINE_TARGET;
+
+    let parent = SpanId::from(0x00f0_67aa_0ba9_02b7);
+    let ctx = RequestContext::new(
+        RequestId::try_from("req-a").expect("valid"),
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+        SpanId::from(0xa3ce_929d_0e0e_4736),
+        Some(parent),
+        TraceFlags::SAMPLED,
+    );
     let (out, ()) = capture(|| {
         let span = tracing::info_span!("request");
         assert!(ctx.attach_to(&span));
-        tracing::info!(parent: &span, n = 1, "line");
-        let _lent = lend(&span, ctx.request_id(), ctx.trace_id(), ctx.span_id());
-        tracing::info!(parent: &span, n = 1, "line");
+        let ids = Ids {
+            request_id: ctx.request_id(),
+            trace_id: ctx.trace_id(),
+            span_id: ctx.span_id(),
+        };
+        // The same callsites, written the general way and then lent.
+        for lent in [false, true] {
+            let lend_if = |message, fields| lent.then(|| lend(&span, ids, message, fields));
+            let (method, path) = ("GET", "/a\"b\\c\u{7}");
+            for parent_span_id in [Some(parent), None] {
+                let fields = Fields::Start {
+                    method,
+                    path,
+                    parent_span_id,
+                };
+                let _lent = lend_if("request started", fields);
+                tracing::info!(
+                    target: REQUEST_LINE_TARGET,
+                    parent: &span,
+                    message = "request started",
+                    method,
+                    path,
+                    parent_span_id = parent_span_id.map(display),
+                );
+            }
+            for (status, duration_ms) in [(200, 0.0), (503, 1234.567)] {
+                let fields = Fields::End {
+                    status: Some(status),
+                    duration_ms,
+                };
+                let _lent = lend_if("request finished", fields);
+                tracing::info!(
+                    target: REQUEST_LINE_TARGET,
+                    parent: &span,
+                    message = "request finished",
+                    status,
+                    duration_ms,
+                );
+            }
+            let fields = Fields::End {
+                status: None,
+                duration_ms: 0.001,
+            };
+            let _lent = lend_if("request failed", fields);
+            tracing::error!(
+                target: REQUEST_LINE_TARGET,
+                parent: &span,
+                message = "request failed",
+                duration_ms = 0.001,
+            );
+        }
     });
     let raw = out.raw();
     let after_ts: Vec<&str> = raw
         .lines()
         .map(|line| &line[line.find("\",\"level\"").expect("level")..])
         .collect();
-    assert_eq!(after_ts.len(), 2);
-    assert_eq!(after_ts[0], after_ts[1]);
-    assert!(after_ts[1].contains("\"request_id\":\"req-a\""), "{raw}");
+    assert_eq!(after_ts.len(), 10, "{raw}");
+    assert_eq!(after_ts[..5], after_ts[5..]);
+    assert!(after_ts[0].contains("\"parent_span_id\":\"00f067aa0ba902b7\""));
 }
 
 #[test]
-fn lent_ids_serve_only_their_span_until_another_line_comes() {
+fn a_lent_line_serves_only_its_span_until_another_line_comes() {
     let [a, b, lent] = ["req-a", "req-b", "req-lent"]
         .map(|id| RequestContext::start(RequestId::try_from(id).expect("valid"), None));
     let (out, ()) = capture(|| {
         let span_a = tracing::info_span!("request");
         let span_b = tracing::info_span!("request");
         assert!(a.attach_to(&span_a) && b.attach_to(&span_b));
+        let line = |span: &tracing::Span| {
+            tracing::info!(
+                target: crate::layer::REQUEST_LINE_TARGET,
+                parent: span,
+                message = "request failed",
+                duration_ms = 1.0,
+            );
+        };
         // Lent IDs that differ from the attached ones show which were used.
-        let _lent = lend(&span_a, lent.request_id(), lent.trace_id(), lent.span_id());
-        tracing::info!(parent: &span_a, "lent");
-        tracing::info!(parent: &span_b, "another span's line revokes the lend");
-        tracing::info!(parent: &span_a, "looked up");
-        let _refused = lend(&span_b, lent.request_id(), lent.trace_id(), lent.span_id());
+        let ids = Ids {
+            request_id: lent.request_id(),
+            trace_id: lent.trace_id(),
+            span_id: lent.span_id(),
+        };
+        let fields = Fields::End {
+            status: None,
+            duration_ms: 1.0,
+        };
+        let _lent = lend(&span_a, ids, "request failed", fields);
+        line(&span_a);
+        line(&span_b);
+        line(&span_a);
+        let _second = lend(&span_b, ids, "request failed", fields);
+        let _refused = lend(&span_a, ids, "request failed", fields);
+        line(&span_a);
     });
     let ids: Vec<String> = out
         .lines()
         .iter()
         .map(|line| line["request_id"].as_str().expect("an ID").to_owned())
         .collect();
-    assert_eq!(ids, ["req-lent", "req-b", "req-a"]);
+    assert_eq!(ids, ["req-lent", "req-b", "req-a", "req-a"]);
 }
