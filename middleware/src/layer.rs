@@ -37,7 +37,7 @@ use tracing::{Level, Span};
 use crate::clock;
 use crate::context::RequestContext;
 use crate::id::{MakeRequestId, MakeUuidV7, RequestId, Trust};
-use crate::log::{Fields, Ids, Lend};
+use crate::log::{Fields, Ids, Lend, Message};
 use crate::propagate::{X_REQUEST_ID, extract_parent};
 
 /// The log target of the request start and end lines.
@@ -217,14 +217,14 @@ where
                     trace_id,
                     span_id,
                 };
-                crate::log::lend(&span, ids, STARTED, fields)
+                crate::log::lend(&span, ids, Message::Started, fields)
             });
             // An explicit parent rather than entering the span: same line,
             // one span enter/exit less per request.
             tracing::info!(
                 target: REQUEST_LINE_TARGET,
                 parent: &span,
-                message = STARTED,
+                message = Message::Started.as_str(),
                 method = req.method().as_str(),
                 path = req.uri().path(),
                 parent_span_id = ctx.parent_span_id().map(display),
@@ -326,11 +326,11 @@ pin_project! {
                     status: None,
                     duration_ms,
                 };
-                let _lent = lend_line(this.span, this.header.as_ref(), *this.ids, CANCELLED, fields);
+                let _lent = lend_line(this.span, this.header.as_ref(), *this.ids, Message::Cancelled, fields);
                 tracing::warn!(
                     target: REQUEST_LINE_TARGET,
                     parent: &*this.span,
-                    message = CANCELLED,
+                    message = Message::Cancelled.as_str(),
                     duration_ms,
                 );
             }
@@ -357,8 +357,8 @@ where
             let _pin = clock::pin(end);
             let status = result.as_ref().ok().map(Response::status);
             let (message, fields) = match status {
-                Some(status) => (FINISHED, Some(status.as_u16())),
-                None => (FAILED, None),
+                Some(status) => (Message::Finished, Some(status.as_u16())),
+                None => (Message::Failed, None),
             };
             let fields = Fields::End {
                 status: fields,
@@ -371,7 +371,7 @@ where
                     tracing::error!(
                         target: REQUEST_LINE_TARGET,
                         parent: span,
-                        message = FINISHED,
+                        message = Message::Finished.as_str(),
                         status,
                         duration_ms,
                     );
@@ -381,7 +381,7 @@ where
                     tracing::info!(
                         target: REQUEST_LINE_TARGET,
                         parent: span,
-                        message = FINISHED,
+                        message = Message::Finished.as_str(),
                         status,
                         duration_ms,
                     );
@@ -390,7 +390,7 @@ where
                     tracing::error!(
                         target: REQUEST_LINE_TARGET,
                         parent: span,
-                        message = FAILED,
+                        message = Message::Failed.as_str(),
                         duration_ms,
                     );
                 }
@@ -405,12 +405,6 @@ where
     }
 }
 
-/// The messages of the request lines.
-const STARTED: &str = "request started";
-const FINISHED: &str = "request finished";
-const FAILED: &str = "request failed";
-const CANCELLED: &str = "request cancelled";
-
 /// Writes the request line about to be emitted in `span` ahead and lends it
 /// to the JSON writer (see `log::lend`), if the request's IDs are attached
 /// to its span and request lines are on.
@@ -418,7 +412,7 @@ fn lend_line(
     span: &Span,
     header: Option<&(HeaderName, RequestId)>,
     ids: Option<(TraceId, SpanId)>,
-    message: &str,
+    message: Message,
     fields: Fields<'_>,
 ) -> Option<Lend> {
     let ((_, request_id), (trace_id, span_id)) = (header?, ids?);

@@ -492,7 +492,7 @@ mod keys;
 mod lent;
 mod number;
 
-pub(crate) use lent::{Fields, Ids, Lend, lend};
+pub(crate) use lent::{Fields, Ids, Lend, Message, lend};
 
 pub(crate) use number::DIGIT_PAIRS;
 #[cfg(test)]

@@ -35,6 +35,39 @@ thread_local! {
     static LENT: Cell<Option<(NonZeroU64, usize)>> = const { Cell::new(None) };
 }
 
+/// The messages of the layer's lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Message {
+    Started,
+    Finished,
+    Failed,
+    Cancelled,
+}
+
+impl Message {
+    /// The message.
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "request started",
+            Self::Finished => "request finished",
+            Self::Failed => "request failed",
+            Self::Cancelled => "request cancelled",
+        }
+    }
+
+    /// The message as a JSON string, `,"target":` and the layer's target
+    /// ([`REQUEST_LINE_TARGET`]) as one: how every lent line starts. Written
+    /// out, and held to the writer by a test.
+    fn head(self) -> &'static [u8] {
+        match self {
+            Self::Started => br#""request started","target":"wakeline_middleware::request""#,
+            Self::Finished => br#""request finished","target":"wakeline_middleware::request""#,
+            Self::Failed => br#""request failed","target":"wakeline_middleware::request""#,
+            Self::Cancelled => br#""request cancelled","target":"wakeline_middleware::request""#,
+        }
+    }
+}
+
 /// The fields of one of the layer's lines, after its message.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Fields<'a> {
@@ -64,7 +97,7 @@ pub(crate) struct Ids<'a> {
 /// parent, and lends it to the writer on this thread until the guard drops.
 /// `ids` must be the context attached to `span`, and `message` and
 /// `fields` the event's.
-pub(crate) fn lend(span: &Span, ids: Ids<'_>, message: &str, fields: Fields<'_>) -> Lend {
+pub(crate) fn lend(span: &Span, ids: Ids<'_>, message: Message, fields: Fields<'_>) -> Lend {
     let refused = Lend { lent: false };
     let Some(id) = span.id() else {
         return refused;
@@ -91,22 +124,18 @@ pub(crate) fn lend(span: &Span, ids: Ids<'_>, message: &str, fields: Fields<'_>)
     Lend { lent: true }
 }
 
-/// `,"target":` and [`REQUEST_LINE_TARGET`] as a JSON string.
-const TARGET: &[u8] = b",\"target\":\"wakeline_middleware::request\"";
-
 /// Appends what follows `"msg":` on the line, as the writer would write it
-/// (its keys and target are written out here; a test holds them to the
-/// writer's), and returns the number of fields its callsite declares
+/// (its message, target and keys are written out here; a test holds them
+/// to the writer's), and returns the number of fields its callsite declares
 /// (`message` is one of them, and so is a field that is `None`).
 fn write_line(
     text: &mut Vec<u8>,
     ids_text: &mut IdsText,
     ids: Ids<'_>,
-    message: &str,
+    message: Message,
     fields: Fields<'_>,
 ) -> usize {
-    push_json_str(text, message);
-    text.extend_from_slice(TARGET);
+    text.extend_from_slice(message.head());
     write_ids(text, ids.request_id, ids.trace_id, ids.span_id, ids_text);
     match fields {
         Fields::Start {

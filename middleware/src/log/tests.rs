@@ -232,7 +232,7 @@ fn lent_lines_are_byte_for_byte_what_the_writer_writes() {
                     path,
                     parent_span_id,
                 };
-                let _lent = lend_if("request started", fields);
+                let _lent = lend_if(Message::Started, fields);
                 tracing::info!(
                     target: REQUEST_LINE_TARGET,
                     parent: &span,
@@ -247,7 +247,7 @@ fn lent_lines_are_byte_for_byte_what_the_writer_writes() {
                     status: Some(status),
                     duration_ms,
                 };
-                let _lent = lend_if("request finished", fields);
+                let _lent = lend_if(Message::Finished, fields);
                 tracing::info!(
                     target: REQUEST_LINE_TARGET,
                     parent: &span,
@@ -260,11 +260,20 @@ fn lent_lines_are_byte_for_byte_what_the_writer_writes() {
                 status: None,
                 duration_ms: 0.001,
             };
-            let _lent = lend_if("request failed", fields);
-            tracing::error!(
+            {
+                let _lent = lend_if(Message::Failed, fields);
+                tracing::error!(
+                    target: REQUEST_LINE_TARGET,
+                    parent: &span,
+                    message = "request failed",
+                    duration_ms = 0.001,
+                );
+            }
+            let _lent = lend_if(Message::Cancelled, fields);
+            tracing::warn!(
                 target: REQUEST_LINE_TARGET,
                 parent: &span,
-                message = "request failed",
+                message = "request cancelled",
                 duration_ms = 0.001,
             );
         }
@@ -274,8 +283,8 @@ fn lent_lines_are_byte_for_byte_what_the_writer_writes() {
         .lines()
         .map(|line| &line[line.find("\",\"level\"").expect("level")..])
         .collect();
-    assert_eq!(after_ts.len(), 10, "{raw}");
-    assert_eq!(after_ts[..5], after_ts[5..]);
+    assert_eq!(after_ts.len(), 12, "{raw}");
+    assert_eq!(after_ts[..6], after_ts[6..]);
     assert!(after_ts[0].contains("\"parent_span_id\":\"00f067aa0ba902b7\""));
 }
 
@@ -305,12 +314,12 @@ fn a_lent_line_serves_only_its_span_until_another_line_comes() {
             status: None,
             duration_ms: 1.0,
         };
-        let _lent = lend(&span_a, ids, "request failed", fields);
+        let _lent = lend(&span_a, ids, Message::Failed, fields);
         line(&span_a);
         line(&span_b);
         line(&span_a);
-        let _second = lend(&span_b, ids, "request failed", fields);
-        let _refused = lend(&span_a, ids, "request failed", fields);
+        let _second = lend(&span_b, ids, Message::Failed, fields);
+        let _refused = lend(&span_a, ids, Message::Failed, fields);
         line(&span_a);
     });
     let ids: Vec<String> = out
