@@ -31,7 +31,7 @@ use http::{HeaderName, Request, Response};
 use opentelemetry::trace::{SpanId, TraceId};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
-use tracing::field::{Empty, display};
+use tracing::field::display;
 use tracing::{Level, Span};
 
 use crate::clock;
@@ -190,16 +190,26 @@ where
             request_id.as_header_value().clone(),
         );
 
-        let span = request_span(
-            self.config.span_level,
-            &request_id,
-            req.method().as_str(),
-            req.uri().path(),
-        );
-        let ctx = start_context(&span, request_id, parent.as_ref());
+        let (level, method, path) = (self.config.span_level, req.method(), req.uri().path());
+        // Without OpenTelemetry the IDs are known before the span opens and
+        // go into it as it does; with it they are the OpenTelemetry span's,
+        // known once it is open, and recorded then.
+        #[cfg(not(feature = "otel"))]
+        let (span, ctx) = {
+            let ctx = RequestContext::start(request_id, parent.as_ref());
+            let ids = Some((ctx.trace_id(), ctx.span_id()));
+            let span = request_span(level, ctx.request_id(), ids, method.as_str(), path);
+            (span, ctx)
+        };
+        #[cfg(feature = "otel")]
+        let (span, ctx) = {
+            let span = request_span(level, &request_id, None, method.as_str(), path);
+            let ctx = start_context(&span, request_id, parent.as_ref());
+            span.record("trace_id", display(ctx.trace_id()));
+            span.record("span_id", display(ctx.span_id()));
+            (span, ctx)
+        };
         let (trace_id, span_id) = (ctx.trace_id(), ctx.span_id());
-        span.record("trace_id", display(trace_id));
-        span.record("span_id", display(span_id));
         // The IDs to lend to the request's own lines (see `log::lend`):
         // only once they are attached to the span, as a lookup would find.
         let ids = (ctx.attach_to(&span) && start.is_some()).then_some((trace_id, span_id));
@@ -250,8 +260,16 @@ where
 }
 
 /// The `request` span at `level` (tracing needs the level at compile time,
-/// hence one callsite per level).
-fn request_span(level: Level, request_id: &RequestId, method: &str, path: &str) -> Span {
+/// hence one callsite per level), with its trace and span IDs if known.
+fn request_span(
+    level: Level,
+    request_id: &RequestId,
+    ids: Option<(TraceId, SpanId)>,
+    method: &str,
+    path: &str,
+) -> Span {
+    let trace_id = ids.map(|(trace_id, _)| display(trace_id));
+    let span_id = ids.map(|(_, span_id)| display(span_id));
     macro_rules! span_at {
         ($level:expr) => {
             tracing::span!(
@@ -259,8 +277,8 @@ fn request_span(level: Level, request_id: &RequestId, method: &str, path: &str) 
                 $level,
                 "request",
                 request_id = %request_id,
-                trace_id = Empty,
-                span_id = Empty,
+                trace_id,
+                span_id,
                 method,
                 path,
             )
