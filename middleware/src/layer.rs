@@ -338,11 +338,12 @@ pin_project! {
             let this = this.project();
             if let Some(start) = this.start.take() {
                 let end = clock::read();
-                let duration_ms = duration_ms(start, end);
+                let duration_us = duration_us(start, end);
+                let duration_ms = duration_us as f64 / 1e3;
                 let _pin = clock::pin(end);
                 let fields = Fields::End {
                     status: None,
-                    duration_ms,
+                    duration_us,
                 };
                 let _lent = lend_line(this.span, this.header.as_ref(), *this.ids, Message::Cancelled, fields);
                 tracing::warn!(
@@ -371,7 +372,8 @@ where
         if let Some(start) = this.start.take() {
             // One reading of the clock for the duration and the line's `ts`.
             let end = clock::read();
-            let duration_ms = duration_ms(start, end);
+            let duration_us = duration_us(start, end);
+            let duration_ms = duration_us as f64 / 1e3;
             let _pin = clock::pin(end);
             let status = result.as_ref().ok().map(Response::status);
             let (message, fields) = match status {
@@ -380,7 +382,7 @@ where
             };
             let fields = Fields::End {
                 status: fields,
-                duration_ms,
+                duration_us,
             };
             let _lent = lend_line(span, header.as_ref(), *this.ids, message, fields);
             match status {
@@ -442,14 +444,14 @@ fn lend_line(
     Some(crate::log::lend(span, ids, message, fields))
 }
 
-/// Milliseconds from `start` to `end`, to the µs (all a reader needs, and
-/// quick to write). In `u64`: `u128` arithmetic and its conversion to
-/// `f64` are library calls. Wall-clock readings, so a step of the clock
-/// back during the request makes it 0 (and a step forward adds the step).
-fn duration_ms(start: Duration, end: Duration) -> f64 {
+/// Microseconds from `start` to `end`: the lines give the duration in
+/// milliseconds to the µs (all a reader needs, and quick to write). In
+/// `u64`: `u128` arithmetic and its conversion to `f64` are library calls.
+/// Wall-clock readings, so a step of the clock back during the request
+/// makes it 0 (and a step forward adds the step).
+fn duration_us(start: Duration, end: Duration) -> u64 {
     let elapsed = end.saturating_sub(start);
-    let micros = elapsed.as_secs() * 1_000_000 + u64::from(elapsed.subsec_micros());
-    micros as f64 / 1e3
+    elapsed.as_secs() * 1_000_000 + u64::from(elapsed.subsec_micros())
 }
 
 #[cfg(test)]

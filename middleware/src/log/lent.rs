@@ -24,7 +24,7 @@ use opentelemetry::trace::{SpanId, TraceId};
 use tracing::{Metadata, Span};
 
 use super::escape::{push_json_str, write_hex};
-use super::number::{push_f64, push_u64};
+use super::number::{push_f64, push_thousandths, push_u64};
 use super::{BUFFERS, IdsText, write_ids};
 use crate::id::RequestId;
 use crate::layer::REQUEST_LINE_TARGET;
@@ -78,10 +78,11 @@ pub(crate) enum Fields<'a> {
         path: &'a str,
         parent_span_id: Option<SpanId>,
     },
-    /// The end lines: `status` if there is a response, and `duration_ms`.
+    /// The end lines: `status` if there is a response, and `duration_ms`
+    /// (the event's is `duration_us as f64 / 1e3`).
     End {
         status: Option<u16>,
-        duration_ms: f64,
+        duration_us: u64,
     },
 }
 
@@ -156,14 +157,20 @@ fn write_line(
         }
         Fields::End {
             status,
-            duration_ms,
+            duration_us,
         } => {
             if let Some(status) = status {
                 text.extend_from_slice(b",\"status\":");
                 push_u64(text, u64::from(status));
             }
             text.extend_from_slice(b",\"duration_ms\":");
-            push_f64(text, duration_ms);
+            // Written from the integer, as `push_f64` writes the event's
+            // value in milliseconds (below 10^12 ms, 31 years).
+            if duration_us < 1_000_000_000_000_000 {
+                push_thousandths(text, duration_us);
+            } else {
+                push_f64(text, duration_us as f64 / 1e3);
+            }
             2 + usize::from(status.is_some())
         }
     }

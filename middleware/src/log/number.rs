@@ -52,6 +52,30 @@ pub(super) fn push_i64(out: &mut Vec<u8>, value: i64) {
     push_u64(out, value.unsigned_abs());
 }
 
+/// Appends `t` thousandths as a decimal number with no trailing zeros
+/// (`1234` is `1.234`, `1200` is `1.2`, `2000` is `2`): what [`push_f64`]
+/// writes for `t as f64 / 1e3` below 10^15.
+pub(super) fn push_thousandths(out: &mut Vec<u8>, t: u64) {
+    push_u64(out, t / 1000);
+    let frac = t % 1000;
+    if frac != 0 {
+        let text = [
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let len = if frac.is_multiple_of(100) {
+            2
+        } else if frac.is_multiple_of(10) {
+            3
+        } else {
+            4
+        };
+        out.extend_from_slice(&text[..len]);
+    }
+}
+
 /// Appends a finite `value` as a JSON number that parses back to `value`.
 pub(super) fn push_f64(out: &mut Vec<u8>, value: f64) {
     if value.abs() < 1e12 {
@@ -63,25 +87,7 @@ pub(super) fn push_f64(out: &mut Vec<u8>, value: f64) {
             if t < 0 {
                 out.push(b'-');
             }
-            let t = t.unsigned_abs();
-            push_u64(out, t / 1000);
-            let frac = t % 1000;
-            if frac != 0 {
-                let text = [
-                    b'.',
-                    b'0' + (frac / 100) as u8,
-                    b'0' + (frac / 10 % 10) as u8,
-                    b'0' + (frac % 10) as u8,
-                ];
-                let len = if frac.is_multiple_of(100) {
-                    2
-                } else if frac.is_multiple_of(10) {
-                    3
-                } else {
-                    4
-                };
-                out.extend_from_slice(&text[..len]);
-            }
+            push_thousandths(out, t.unsigned_abs());
             return;
         }
     }
@@ -103,6 +109,21 @@ mod tests {
         let mut out = Vec::new();
         f(&mut out);
         String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn thousandths_are_what_push_f64_writes_for_them() {
+        let mut t: u64 = 0;
+        while t < 1_000_000_000_000_000 {
+            for t in [t, t + 1, t + 10, t + 100, t + 999] {
+                assert_eq!(
+                    text(|out| push_thousandths(out, t)),
+                    text(|out| push_f64(out, t as f64 / 1e3)),
+                    "{t}"
+                );
+            }
+            t = t * 3 + 7;
+        }
     }
 
     #[test]

@@ -242,11 +242,12 @@ fn lent_lines_are_byte_for_byte_what_the_writer_writes() {
                     parent_span_id = parent_span_id.map(display),
                 );
             }
-            for (status, duration_ms) in [(200, 0.0), (503, 1234.567)] {
+            for (status, duration_us) in [(200, 0), (503, 1_234_567), (200, 1_200), (200, 999)] {
                 let fields = Fields::End {
                     status: Some(status),
-                    duration_ms,
+                    duration_us,
                 };
+                let duration_ms = duration_us as f64 / 1e3;
                 let _lent = lend_if(Message::Finished, fields);
                 tracing::info!(
                     target: REQUEST_LINE_TARGET,
@@ -258,7 +259,7 @@ fn lent_lines_are_byte_for_byte_what_the_writer_writes() {
             }
             let fields = Fields::End {
                 status: None,
-                duration_ms: 0.001,
+                duration_us: 1,
             };
             {
                 let _lent = lend_if(Message::Failed, fields);
@@ -283,8 +284,8 @@ fn lent_lines_are_byte_for_byte_what_the_writer_writes() {
         .lines()
         .map(|line| &line[line.find("\",\"level\"").expect("level")..])
         .collect();
-    assert_eq!(after_ts.len(), 12, "{raw}");
-    assert_eq!(after_ts[..6], after_ts[6..]);
+    assert_eq!(after_ts.len(), 16, "{raw}");
+    assert_eq!(after_ts[..8], after_ts[8..]);
     assert!(after_ts[0].contains("\"parent_span_id\":\"00f067aa0ba902b7\""));
 }
 
@@ -312,7 +313,7 @@ fn a_lent_line_serves_only_its_span_until_another_line_comes() {
         };
         let fields = Fields::End {
             status: None,
-            duration_ms: 1.0,
+            duration_us: 1_000,
         };
         let _lent = lend(&span_a, ids, Message::Failed, fields);
         line(&span_a);
