@@ -24,6 +24,7 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::{SpanId, TraceId};
 use tracing::field::{Field, Visit};
@@ -50,9 +51,15 @@ pub struct JsonLayer<W = fn() -> io::Stdout> {
     make_writer: W,
 }
 
+/// Whether a [`JsonLayer`] was ever made in this process: the request layer
+/// writes its lines ahead for it (see `lent`) only then, so a service with
+/// another subscriber does not pay for that.
+static MADE: AtomicBool = AtomicBool::new(false);
+
 impl JsonLayer {
     /// A layer writing to stdout.
     pub fn new() -> Self {
+        MADE.store(true, Ordering::Relaxed);
         Self {
             make_writer: io::stdout,
         }

@@ -13,19 +13,20 @@
 //! A lent line serves only a line written on this thread whose explicit
 //! parent is that span and whose callsite has the layer's target and the
 //! line's number of fields; any other line revokes the lend, and so does
-//! the guard when dropped. A lend is refused while another is out. So the
-//! output is byte for byte what the general path writes (a test compares
-//! the two).
+//! the guard when dropped. A lend is refused while another is out, and
+//! when no `JsonLayer` was ever made. So the output is byte for byte what
+//! the general path writes (a test compares the two).
 
 use std::cell::Cell;
 use std::num::NonZeroU64;
+use std::sync::atomic::Ordering;
 
 use opentelemetry::trace::{SpanId, TraceId};
 use tracing::{Metadata, Span};
 
 use super::escape::{push_json_str, write_hex};
 use super::number::{push_f64, push_thousandths, push_u64};
-use super::{BUFFERS, IdsText, write_ids};
+use super::{BUFFERS, IdsText, MADE, write_ids};
 use crate::id::RequestId;
 use crate::layer::REQUEST_LINE_TARGET;
 
@@ -100,6 +101,9 @@ pub(crate) struct Ids<'a> {
 /// `fields` the event's.
 pub(crate) fn lend(span: &Span, ids: Ids<'_>, message: Message, fields: Fields<'_>) -> Lend {
     let refused = Lend { lent: false };
+    if !MADE.load(Ordering::Relaxed) {
+        return refused;
+    }
     let Some(id) = span.id() else {
         return refused;
     };
