@@ -106,6 +106,11 @@ impl Position {
         self.stderr = self.stderr.max(other.stderr);
     }
 
+    /// Nothing taken yet from either stream.
+    pub fn is_start(&self) -> bool {
+        *self == Position::default()
+    }
+
     /// The earliest timestamp a line not yet taken may carry (0: the start).
     pub fn from_ts_ns(&self) -> i64 {
         self.stdout.ts_ns.min(self.stderr.ts_ns).max(0)
@@ -186,8 +191,8 @@ impl StreamReplay {
 /// What the index knows about one container: its checkpoint and line stats.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContainerState {
-    /// Where reading resumes.
-    #[serde(default)]
+    /// Where reading resumes (none once the container is removed).
+    #[serde(default, skip_serializing_if = "Position::is_start")]
     pub position: Position,
     /// The single checkpoint of versions before per-stream ones; read once
     /// by [`ContainerState::upgrade`], never written.
@@ -200,9 +205,21 @@ pub struct ContainerState {
     pub image: String,
     pub service: Option<String>,
     pub project: Option<String>,
+    /// The Docker host's name (empty in payloads from before it was kept).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
     /// How far behind Docker the newest line was when it was ingested.
     #[serde(skip)]
     pub lag_ns: i64,
+    /// The container is gone from Docker (a `destroy` event, or absent
+    /// from a complete list): its log will never be read again, so it has
+    /// no checkpoint; the entry stays while the index holds its records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
+    /// The seq after its newest record added by this process (0: none):
+    /// whether every one of them is searchable yet (see `ledger`).
+    #[serde(skip)]
+    pub seq_end: u64,
 }
 
 impl ContainerState {
@@ -216,16 +233,27 @@ impl ContainerState {
         }
     }
 
+    /// Marks the container removed from Docker: its checkpoint goes (there
+    /// is no log to resume any more), its counts stay.
+    pub fn remove(&mut self) {
+        self.removed = true;
+        self.position = Position::default();
+    }
+
     /// Accounts for one more indexed record of this container, taken from
-    /// the log up to `position`.
+    /// the log up to `position` (a removed container's last lines, still
+    /// queued when it went, bring no checkpoint back).
     pub fn take(&mut self, ts_ns: i64, meta: &ContainerMeta, position: &Position) {
-        self.position.merge(position);
+        if !self.removed {
+            self.position.merge(position);
+        }
         if self.lines == 0 || ts_ns < self.first_ts {
             self.first_ts = ts_ns;
         }
         self.last_ts = self.last_ts.max(ts_ns);
         self.lines += 1;
-        if self.name != meta.name {
+        if self.name != meta.name || self.host != meta.host {
+            self.host.clone_from(&meta.host);
             self.name.clone_from(&meta.name);
             self.image.clone_from(&meta.image);
             self.service.clone_from(&meta.service);

@@ -115,7 +115,10 @@ impl LogIndex {
                 ..CommitPayload::default()
             },
         };
-        let containers = ContainerTable::new(payload.container_versions.clone());
+        let containers = ContainerTable::new(
+            payload.container_versions.clone(),
+            payload.next_container_key,
+        );
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -553,7 +556,7 @@ mod tests {
         // resolves the same keys.
         let stored = index.containers().to_stored();
         assert_eq!(stored.len(), 2);
-        let reopened = ContainerTable::new(stored);
+        let reopened = ContainerTable::new(stored, 0);
         assert_eq!(*reopened.get(0), *before.container);
         drop(dir);
     }
@@ -865,6 +868,7 @@ mod tests {
             next_seq: 2,
             containers: std::collections::BTreeMap::from([("id-web".to_owned(), state)]),
             container_versions: index.containers().to_stored(),
+            next_container_key: index.containers().next_key(),
         };
         let mut prepared = writer.prepare_commit().unwrap();
         prepared.set_payload(&written.to_json());

@@ -2,7 +2,9 @@
 //! documents — the next `seq`, each container's [`ContainerState`]
 //! (checkpoint and line counts) and the container versions the documents'
 //! keys name (`super::containers`). Written in the same atomic commit as the
-//! documents, read back when the index is opened.
+//! documents, read back when the index is opened. Removed containers leave it
+//! once the index holds none of their records (`crate::ledger`); fields added
+//! since the first version are optional, so older data dirs open.
 
 use std::collections::BTreeMap;
 
@@ -19,9 +21,19 @@ pub struct CommitPayload {
     pub next_seq: u64,
     /// Per container ID.
     pub containers: BTreeMap<String, ContainerState>,
-    /// Container versions by key (the position), as documents name them.
+    /// Container versions, as documents name them by key (see
+    /// `super::containers`: a version's key is its position unless it says
+    /// otherwise).
     #[serde(default)]
     pub container_versions: Vec<StoredContainer>,
+    /// The key the next container version gets (0 in payloads from before
+    /// pruning: one past the last version).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub next_container_key: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl CommitPayload {

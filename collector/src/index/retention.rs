@@ -404,6 +404,16 @@ pub fn oldest_ts(searcher: &Searcher, segments: &Arc<Segments>, from: i64) -> i6
         .unwrap_or(0)
 }
 
+/// The timestamp of the oldest live (undeleted) record: `Ok(None)` when the
+/// index holds none. An error is not "none": nothing may be pruned on it.
+pub fn oldest_live_ts(
+    searcher: &Searcher,
+    segments: &Arc<Segments>,
+) -> Result<Option<i64>, super::search::SearchError> {
+    let query = TsRange::new(i64::MIN..=i64::MAX, segments.clone());
+    edge_ts(searcher, segments, &query, Order::Asc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,13 @@
 //! comes one interval after the first record it holds arrived (no record
 //! waits longer than before), not on a fixed beat, and the few-record
 //! segments such commits leave are merged in larger groups ([`Merges`]).
+//!
+//! Once a retention period it also prunes removed containers whose records
+//! retention has all deleted from the ledger and the container table (see
+//! `crate::ledger`), so the payload every commit writes stays the size of
+//! what the index holds; the change goes out with the next commit.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -30,7 +36,7 @@ use tokio::time::Instant;
 
 use super::containers::KeyCache;
 use super::payload::CommitPayload;
-use super::retention::Retainer;
+use super::retention::{Retainer, oldest_live_ts};
 use super::{IndexError, LogIndex};
 use crate::ledger::Ledger;
 use crate::live::{LiveHub, LiveRecord};
@@ -112,13 +118,17 @@ impl Indexer {
         // Commits failed in a row. While any has, no batch is taken: ingest
         // pauses (Docker's log files hold the lines) until a commit works.
         let mut failures = 0u32;
+        let mut pruning = Pruning {
+            searchable_seq: self.next_seq,
+            last_check: None,
+        };
         loop {
             if failures > 0 {
                 let wait = RETRY_START
                     .saturating_mul(1 << failures.min(5))
                     .min(RETRY_MAX);
                 let stopping = wait_unless_closed(&batches, wait);
-                if self.commit(&mut writer) {
+                if self.commit(&mut writer, &mut pruning) {
                     tracing::warn!(
                         failed_commits = failures,
                         "index commits work again; ingest resumes"
@@ -148,7 +158,7 @@ impl Indexer {
                 runtime.block_on(async { tokio::time::timeout_at(deadline, batches.recv()).await });
             match received {
                 Ok(None) => {
-                    if dirty && !self.commit(&mut writer) {
+                    if dirty && !self.commit(&mut writer, &mut pruning) {
                         tracing::error!(
                             records = uncommitted.len(),
                             "last commit failed; the next start reads these lines again"
@@ -181,7 +191,7 @@ impl Indexer {
             let deadline = dirty_since.unwrap_or(last_commit) + self.commit_interval;
             if Instant::now() >= deadline || uncommitted.len() >= UNCOMMITTED_MAX {
                 if dirty {
-                    if self.commit(&mut writer) {
+                    if self.commit(&mut writer, &mut pruning) {
                         dirty = false;
                         dirty_since = None;
                         uncommitted.clear();
@@ -200,6 +210,10 @@ impl Indexer {
                 dirty = true;
                 dirty_since.get_or_insert_with(Instant::now);
             }
+            if self.prune(&mut pruning, &mut keys) {
+                dirty = true;
+                dirty_since.get_or_insert_with(Instant::now);
+            }
             let wasteful = self.retention.take_merge();
             if !wasteful.is_empty() {
                 // Runs on tantivy's merge threads; a segment already being
@@ -210,14 +224,7 @@ impl Indexer {
     }
 
     fn add_batch(&mut self, writer: &IndexWriter, batch: &[Arc<LiveRecord>], keys: &mut KeyCache) {
-        let now = now_ns();
-        self.ledger.update(|containers| {
-            for record in batch {
-                let state = containers.entry(record.container.id.clone()).or_default();
-                state.take(record.ts_ns, &record.container, &record.position);
-                state.lag_ns = now.saturating_sub(record.ts_ns);
-            }
-        });
+        self.ledger.take(batch.iter().map(|r| &***r), now_ns());
         // One message to tantivy's indexing thread per batch: `add_document`
         // sends one per document, and woke that thread for each line.
         let adds: Vec<UserOperation<TantivyDocument>> = batch
@@ -278,13 +285,58 @@ impl Indexer {
         }
     }
 
+    /// Prunes removed containers the index holds no record of any more
+    /// from the ledger and the container table (see `crate::ledger`), at
+    /// most once a retention period; true when the payload changed (that,
+    /// or containers marked removed since the last call, wants a commit).
+    fn prune(&mut self, pruning: &mut Pruning, keys: &mut KeyCache) -> bool {
+        let marked = self.ledger.take_marked();
+        let period = self.retention.retention.period();
+        if pruning
+            .last_check
+            .is_some_and(|last| last.elapsed() < period)
+        {
+            return marked;
+        }
+        pruning.last_check = Some(Instant::now());
+        if !self.ledger.any_removed() {
+            return marked;
+        }
+        // The readers' view, which every record up to `searchable_seq` is in.
+        let searcher = self.index.searcher();
+        let oldest = match oldest_live_ts(&searcher, self.index.segments()) {
+            Ok(oldest) => oldest,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot find the oldest record; removed containers are pruned later");
+                return marked;
+            }
+        };
+        let pruned = self.ledger.prune(pruning.searchable_seq, oldest);
+        if pruned.is_empty() {
+            return marked;
+        }
+        let ids: HashSet<&str> = pruned.iter().map(String::as_str).collect();
+        let versions = self.index.containers().prune(&ids);
+        // Cached keys may name pruned versions: a late line of one of
+        // these containers must get its version back.
+        keys.clear();
+        tracing::info!(
+            containers = pruned.len(),
+            versions,
+            "removed containers whose records are all deleted leave the commit payload"
+        );
+        true
+    }
+
     /// Commits with the checkpoints; true when it worked.
-    fn commit(&mut self, writer: &mut IndexWriter) -> bool {
+    fn commit(&mut self, writer: &mut IndexWriter, pruning: &mut Pruning) -> bool {
+        let table = self.index.containers();
         let payload = CommitPayload {
             version: CommitPayload::VERSION,
             next_seq: self.next_seq,
             containers: self.ledger.snapshot(),
-            container_versions: self.index.containers().to_stored(),
+            container_versions: table.to_stored(),
+            next_container_key: table.next_key(),
         };
         let result = writer.prepare_commit().and_then(|mut prepared| {
             prepared.set_payload(&payload.to_json());
@@ -314,13 +366,25 @@ impl Indexer {
         // them yet (rolling back now would add them twice). The live seam
         // moves only once they are searchable; the next commit reloads again.
         match self.index.reload() {
-            Ok(()) => self.hub.committed(self.next_seq.saturating_sub(1)),
+            Ok(()) => {
+                pruning.searchable_seq = self.next_seq;
+                self.hub.committed(self.next_seq.saturating_sub(1));
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "index readers not reloaded; the next commit retries")
             }
         }
         true
     }
+}
+
+/// The indexer's view for pruning removed containers.
+#[derive(Debug)]
+struct Pruning {
+    /// The seq after the newest record the index's readers see.
+    searchable_seq: u64,
+    /// When removed containers were last looked at.
+    last_check: Option<Instant>,
 }
 
 /// Segments of fewer records than this are few-record ones: what commits
@@ -396,6 +460,209 @@ mod tests {
     use tantivy::Index;
     use tantivy::index::SegmentId;
     use tantivy::schema::{INDEXED, Schema};
+
+    /// The indexer thread on a fresh data dir with a 4 s `--retention`
+    /// (a pass and a pruning check every second); records of a removed
+    /// container an hour old, of a stopped one as old, and of a removed one
+    /// stamped in the future (never too old). Once retention has deleted the
+    /// old ones, the first leaves the commit payload (ledger and versions),
+    /// the stopped one keeps its checkpoint, and the other removed one stays
+    /// listed and resolvable, without a checkpoint. A line of the pruned
+    /// one that comes late gets its version back.
+    #[test]
+    fn a_removed_container_leaves_the_payload_once_retention_deleted_its_records() {
+        use crate::index::retention::Retention;
+        use crate::index::testing::record;
+        use crate::query::SearchParams;
+        use crate::sequence::index_queue;
+
+        const HOUR: i64 = 3_600_000_000_000;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = LogIndex::open(dir.path()).unwrap();
+        let index = Arc::new(index);
+        let ledger = Arc::new(Ledger::default());
+        let (batches, receiver) = index_queue(1024);
+        let thread = Indexer {
+            index: Arc::clone(&index),
+            hub: Arc::new(LiveHub::new(16, 0)),
+            ledger: Arc::clone(&ledger),
+            metrics: Arc::new(Metrics::new()),
+            commit_interval: Duration::from_millis(50),
+            next_seq: 1,
+            retention: Retainer::new(
+                Retention {
+                    max_age: Some(Duration::from_secs(4)),
+                    max_bytes: None,
+                },
+                dir.path().to_path_buf(),
+            ),
+        }
+        .spawn(receiver, runtime.handle().clone())
+        .unwrap();
+        let now = now_ns();
+        let mut seq = 0;
+        // One container's records share its metadata, as a follow task's do
+        // (the writer's key cache goes by its address).
+        let mut metas = std::collections::HashMap::new();
+        let mut send = |container: &'static str, ts_ns: i64| {
+            seq += 1;
+            let mut r = record(seq, ts_ns, container, "x");
+            r.container = Arc::clone(metas.entry(container).or_insert(r.container));
+            r.position.stdout.advance(ts_ns);
+            let batch = vec![LiveRecord::new(r)];
+            runtime.block_on(batches.send(batch)).unwrap();
+        };
+        for (container, ts_ns) in [
+            ("gone", now - HOUR),
+            ("gone", now - HOUR + 1),
+            ("stopped", now - HOUR),
+            ("leaving", now + HOUR),
+        ] {
+            send(container, ts_ns);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let wait = |done: &dyn Fn() -> bool, what: &str| {
+            while !done() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{what}: {:?}",
+                    ledger.snapshot()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        wait(&|| ledger.snapshot().len() == 3, "records never taken");
+        ledger.mark_removed(["id-gone", "id-leaving"]);
+        wait(&|| ledger.get("id-gone").is_none(), "never pruned");
+        // A line of it still queued: its version comes back, under a new key.
+        send("gone", now);
+        drop(batches);
+        thread.join().unwrap();
+        drop(index);
+
+        let (index, payload) = LogIndex::open(dir.path()).unwrap();
+        let ids: Vec<&str> = payload.containers.keys().map(String::as_str).collect();
+        assert_eq!(ids, ["id-gone", "id-leaving", "id-stopped"]);
+        let stopped = &payload.containers["id-stopped"];
+        assert!(!stopped.removed);
+        assert_eq!(stopped.position.stdout.ts_ns, now - HOUR, "checkpoint kept");
+        for id in ["id-gone", "id-leaving"] {
+            let state = &payload.containers[id];
+            assert!(
+                state.removed && state.position.is_start(),
+                "{id}: {state:?}"
+            );
+        }
+        assert_eq!(payload.containers["id-gone"].lines, 1, "only the late line");
+        let names: Vec<&str> = payload
+            .container_versions
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(names, ["stopped", "leaving", "gone"]);
+        let hits = index
+            .search(&SearchParams {
+                limit: 10,
+                ..SearchParams::default()
+            })
+            .unwrap()
+            .hits;
+        let mut resolved: Vec<&str> = hits.iter().map(|h| h.container.name.as_str()).collect();
+        resolved.sort_unstable();
+        assert_eq!(resolved, ["gone", "leaving"], "every live record resolves");
+    }
+
+    /// What pruning saves per commit, measured in one run: `meta.json`'s size
+    /// and the time of a commit of one record (prepare, payload, commit,
+    /// reader reload, as the indexer does) with 5,000 removed containers in
+    /// the payload (what every commit carried before pruning) and after they
+    /// are pruned, 20 running ones left. A measurement, not a check:
+    /// `cargo test -p wakeline --release --lib -- --ignored --nocapture
+    /// measure_the_payload`.
+    #[test]
+    #[ignore = "a measurement; prints figures"]
+    fn measure_the_payload_with_many_removed_containers() {
+        use crate::checkpoint::{Checkpoint, Position};
+        use crate::index::testing::record;
+        use crate::record::ContainerMeta;
+
+        const REMOVED: usize = 5_000;
+        const RUNNING: usize = 20;
+        const COMMITS: u32 = 50;
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = LogIndex::open(dir.path()).unwrap();
+        let ledger = Ledger::default();
+        let mut keys = KeyCache::default();
+        let mut ids = Vec::new();
+        for i in 0..REMOVED + RUNNING {
+            let id = format!("{i:064x}");
+            let meta = Arc::new(ContainerMeta {
+                host: "ci-host-7".into(),
+                id: id.clone(),
+                name: format!("runner-job-{i}-build"),
+                image: "registry.example.com/ci/runner:2026.11".into(),
+                service: Some("runner".into()),
+                project: Some(format!("pipeline-{}", i / 10)),
+            });
+            let ts = 1_760_000_000_000_000_000 + i as i64;
+            let mut r = record(i as u64 + 1, ts, "x", "a line");
+            r.container = Arc::clone(&meta);
+            r.position = Position::both(Checkpoint {
+                ts_ns: ts,
+                at_ts: 1,
+            });
+            ledger.take([&r], ts);
+            keys.key(index.containers(), &meta);
+            ids.push(id);
+        }
+        let mut writer: IndexWriter = index
+            .tantivy()
+            .writer_with_num_threads(1, 15_000_000)
+            .unwrap();
+        let mut seq = 1_000_000;
+        let mut measure = |what: &str, keys: &mut KeyCache| {
+            let start = std::time::Instant::now();
+            for _ in 0..COMMITS {
+                seq += 1;
+                let doc = index.to_document(&record(seq, seq as i64, "web", "x"), keys);
+                writer.add_document(doc).unwrap();
+                let payload = CommitPayload {
+                    version: CommitPayload::VERSION,
+                    next_seq: seq + 1,
+                    containers: ledger.snapshot(),
+                    container_versions: index.containers().to_stored(),
+                    next_container_key: index.containers().next_key(),
+                };
+                let mut prepared = writer.prepare_commit().unwrap();
+                prepared.set_payload(&payload.to_json());
+                prepared.commit().unwrap();
+                index.reload().unwrap();
+            }
+            let per_commit = start.elapsed() / COMMITS;
+            let bytes = std::fs::metadata(dir.path().join("meta.json"))
+                .unwrap()
+                .len();
+            eprintln!("{what}: meta.json {bytes} bytes, {per_commit:?} per commit");
+            (bytes, per_commit)
+        };
+        let (before_bytes, before_time) = measure("5,000 removed + 20 running", &mut keys);
+        ledger.mark_removed(ids[..REMOVED].iter().map(String::as_str));
+        let pruned = ledger.prune(u64::MAX, None);
+        let pruned: HashSet<&str> = pruned.iter().map(String::as_str).collect();
+        index.containers().prune(&pruned);
+        keys.clear();
+        let (after_bytes, after_time) = measure("20 running, the removed pruned", &mut keys);
+        eprintln!(
+            "pruned: meta.json {:.1}x smaller, commits {:.1}x faster",
+            before_bytes as f64 / after_bytes as f64,
+            before_time.as_secs_f64() / after_time.as_secs_f64()
+        );
+    }
 
     /// Segment metas of these sizes, and a function that names the sizes a
     /// merge candidate holds (sorted).
