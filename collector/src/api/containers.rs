@@ -1,8 +1,11 @@
-//! `/api/containers`: every container seen, now or in an earlier run.
+//! `/api/containers`: every container on the engine, and every removed one
+//! whose lines the index still holds (seen now or in an earlier run).
 //!
 //! Two sources meet here: the Docker source's registry (current name, state,
 //! a permanent error) and the index ledger (line counts and time range, which
-//! survive restarts through the commit payload).
+//! survive restarts through the commit payload). A removed container leaves
+//! the list when it leaves the ledger: once retention has deleted its last
+//! record (see `crate::ledger`).
 
 use std::collections::BTreeMap;
 
@@ -17,8 +20,18 @@ pub async fn containers(State(state): State<AppState>) -> Json<Value> {
     let mut ledger = state.ledger.snapshot();
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     for (id, live) in state.registry.snapshot() {
-        let stats = ledger.remove(&id).unwrap_or_default();
+        let stats = ledger.remove(&id);
+        if stats.is_none() && live.state == "removed" {
+            // Removed, and nothing of it left in the index (or never was).
+            continue;
+        }
+        let stats = stats.unwrap_or_default();
         let has_lines = stats.lines > 0;
+        let container_state = if stats.removed {
+            "removed"
+        } else {
+            live.state.as_str()
+        };
         let meta = &live.meta;
         out.insert(
             id.clone(),
@@ -28,7 +41,7 @@ pub async fn containers(State(state): State<AppState>) -> Json<Value> {
                 "image": meta.image,
                 "service": meta.service,
                 "project": meta.project,
-                "state": live.state,
+                "state": container_state,
                 "tty": live.tty,
                 "read_from": (!live.read_from.is_empty()).then_some(live.read_from),
                 "error": live.error,

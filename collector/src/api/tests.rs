@@ -540,6 +540,31 @@ async fn containers_merge_the_registry_with_the_ledger() {
     );
 }
 
+#[tokio::test]
+async fn a_removed_container_is_listed_while_the_index_holds_its_lines() {
+    let mut fixture = Fixture::empty();
+    // "leaving": removed during this run, lines still in the index;
+    // "pruned": removed, its lines deleted by retention (no ledger entry).
+    let mut leaving = ledger_entry(&meta("c1", "leaving"), &[1_000_000_000]);
+    leaving.remove();
+    fixture.state.ledger = Arc::new(Ledger::new(BTreeMap::from([("c1".to_owned(), leaving)])));
+    let registry = Registry::default();
+    for (id, name) in [("c1", "leaving"), ("c2", "pruned")] {
+        // What its follow task saw last.
+        let (handle, _) = registry.get_or_insert(id, || meta(id, name));
+        handle.update(|s| s.state = if id == "c1" { "exited" } else { "removed" }.into());
+    }
+    fixture.state.registry = Arc::new(registry);
+
+    let (status, body) = fixture.get("/api/containers").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed = body["containers"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{body}");
+    assert_eq!(listed[0]["id"], "c1");
+    assert_eq!(listed[0]["state"], "removed", "{body}");
+    assert_eq!(listed[0]["lines"], 1);
+}
+
 // ---- health ----
 
 #[tokio::test]

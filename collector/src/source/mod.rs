@@ -7,13 +7,18 @@
 //! requested from a second before the listing, so nothing that happens in
 //! between is missed; acting on an event twice is harmless. When the engine
 //! connection drops, it reconnects with backoff and lists again.
+//!
+//! It is also what says a container is gone for good, so that its checkpoint
+//! can go (see `crate::ledger`): a `destroy` event, or a container the index
+//! knows that a complete, successful list lacks (removed while the collector
+//! was down or disconnected). A failed or timed-out call says nothing.
 
 pub mod follow;
 pub mod logfile;
 pub mod registry;
 pub mod watch;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,6 +93,30 @@ pub fn file_watcher(mode: LogFiles) -> Option<Arc<Watcher>> {
     }
 }
 
+/// A list of every container: ID and name, and whether every entry had an
+/// ID (only a complete list may say a container is gone).
+struct List {
+    containers: Vec<(String, String)>,
+    complete: bool,
+}
+
+impl List {
+    /// The containers of `known` (the ledger's, taken before the list was
+    /// asked for) that the list lacks: removed while the collector was down
+    /// or its engine connection was. None unless the list is complete.
+    fn absent<'a>(&self, known: &'a [String]) -> Vec<&'a str> {
+        if !self.complete {
+            return Vec::new();
+        }
+        let listed: HashSet<&str> = self.containers.iter().map(|(id, _)| id.as_str()).collect();
+        known
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !listed.contains(id))
+            .collect()
+    }
+}
+
 /// The supervisor of all follow tasks.
 pub struct DockerSource {
     pub docker: Docker,
@@ -111,9 +140,21 @@ impl DockerSource {
         let mut logged_down = false;
         loop {
             let since = crate::timefmt::now_ns() / 1_000_000_000 - 1;
+            // Containers with lines in the index before the list was asked
+            // for: one the list lacks was removed (a container created later
+            // is not among them).
+            let known = self.ledger.ids_on(&self.host);
             match self.list().await {
-                Ok(containers) => {
-                    for (id, name) in containers {
+                Ok(list) => {
+                    let absent = list.absent(&known);
+                    if !absent.is_empty() {
+                        tracing::info!(
+                            containers = absent.len(),
+                            "containers in the index are no longer on the engine; their checkpoints go"
+                        );
+                        self.ledger.mark_removed(absent);
+                    }
+                    for (id, name) in list.containers {
                         self.track(&id, &name, &mut tasks);
                     }
                     self.metrics.docker_outage.end();
@@ -162,13 +203,14 @@ impl DockerSource {
         }
     }
 
-    async fn list(&self) -> Result<Vec<(String, String)>, bollard::errors::Error> {
+    async fn list(&self) -> Result<List, bollard::errors::Error> {
         let options = ListContainersOptions {
             all: true,
             ..Default::default()
         };
         let list = self.docker.list_containers(Some(options)).await?;
-        Ok(list
+        let listed = list.len();
+        let containers: Vec<(String, String)> = list
             .into_iter()
             .filter_map(|c| {
                 let name = c
@@ -177,7 +219,11 @@ impl DockerSource {
                     .unwrap_or_default();
                 Some((c.id?, name.trim_start_matches('/').to_owned()))
             })
-            .collect())
+            .collect();
+        Ok(List {
+            complete: containers.len() == listed,
+            containers,
+        })
     }
 
     fn on_event(&self, event: EventMessage, tasks: &mut JoinSet<()>) {
@@ -198,10 +244,21 @@ impl DockerSource {
             // The container stopped (its log is complete) or is gone: a
             // follow task reading its file flushes a last line without a
             // newline, or finishes.
-            "die" | "destroy" => {
+            "die" => {
                 if let Some(handle) = self.registry.get(&id) {
                     handle.wake.notify_one();
                 }
+            }
+            // Gone for good (IDs are never reused): its checkpoint goes, and
+            // the registry forgets it (the ledger lists it while the index
+            // holds its lines). Its follow task keeps its own handle and
+            // sends what it still reads.
+            "destroy" => {
+                if let Some(handle) = self.registry.remove(&id) {
+                    handle.update(|s| s.state = "removed".into());
+                    handle.wake.notify_one();
+                }
+                self.ledger.mark_removed([id.as_str()]);
             }
             _ => {}
         }
@@ -233,5 +290,23 @@ impl DockerSource {
             metrics: Arc::clone(&self.metrics),
         };
         tasks.spawn(follower.run());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_complete_list_says_which_known_containers_are_gone() {
+        let known: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let mut list = List {
+            containers: vec![("a".into(), "web".into()), ("new".into(), "db".into())],
+            complete: true,
+        };
+        assert_eq!(list.absent(&known), ["b", "c"]);
+        // An entry without an ID might have been any of them.
+        list.complete = false;
+        assert!(list.absent(&known).is_empty());
     }
 }

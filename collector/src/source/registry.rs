@@ -90,6 +90,11 @@ impl Registry {
         self.lock().get(id).cloned()
     }
 
+    /// Forgets a container (removed from Docker) and returns its handle.
+    pub fn remove(&self, id: &str) -> Option<Arc<ContainerHandle>> {
+        self.lock().remove(id)
+    }
+
     /// The handle for `id`, and whether it was just created.
     pub fn get_or_insert(
         &self,
