@@ -22,6 +22,7 @@ mod live;
 mod load;
 mod multiline;
 mod parse;
+mod pruning;
 mod requests;
 mod retention;
 mod search;
