@@ -1,4 +1,5 @@
-// containers.js — `/containers`: every container the collector has seen.
+// containers.js — `/containers`: every container on the engine, and removed
+// ones while the index still holds lines of theirs.
 //
 // A table from /api/containers, refreshed every 5 s while the page is open
 // (line counts and "last line" move). Each name, in its stable colour, links

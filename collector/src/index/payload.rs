@@ -66,6 +66,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_payload_from_before_pruning_opens_as_it_was() {
+        // As the previous version wrote it: no removed flag, no host, every
+        // container with its checkpoint, versions keyed by their position.
+        let old = r#"{"version":1,"next_seq":7,"containers":{"abc":{"position":{"stdout":
+            {"ts_ns":5,"at_ts":1},"stderr":{"ts_ns":3,"at_ts":1}},"lines":6,"first_ts":1,
+            "last_ts":5,"name":"web","image":"img","service":null,"project":null}},
+            "container_versions":[{"host":"h","id":"abc","name":"web-old","image":"img"},
+            {"host":"h","id":"abc","name":"web","image":"img"}]}"#;
+        let payload = CommitPayload::from_json(old).unwrap();
+        let state = &payload.containers["abc"];
+        assert!(!state.removed);
+        assert_eq!(state.position.stdout.ts_ns, 5);
+        assert_eq!(payload.next_container_key, 0);
+        let table = super::super::containers::ContainerTable::new(
+            payload.container_versions.clone(),
+            payload.next_container_key,
+        );
+        assert_eq!(table.get(0).name, "web-old");
+        assert_eq!(table.get(1).name, "web");
+        assert_eq!(table.next_key(), 2);
+        // Written again, it reads back the same.
+        let again = CommitPayload::from_json(&payload.to_json()).unwrap();
+        assert_eq!(again, payload);
+    }
+
+    #[test]
     fn payload_round_trips_and_rejects_garbage() {
         let mut p = CommitPayload {
             version: CommitPayload::VERSION,

@@ -549,6 +549,35 @@ mod tests {
     }
 
     #[test]
+    fn the_oldest_live_record_is_found_past_deleted_ones() {
+        use crate::index::testing::{index_with, record};
+        let records: Vec<_> = (1..=50)
+            .map(|i| record(i, i as i64 * S, "web", "x"))
+            .collect();
+        let (_dir, index) = index_with(&records);
+        let oldest = || oldest_live_ts(&index.searcher(), index.segments()).unwrap();
+        assert_eq!(oldest(), Some(S));
+        // Deleted as a retention pass deletes, in the same segment as the
+        // records kept.
+        let mut writer: IndexWriter = index
+            .tantivy()
+            .writer_with_num_threads(1, 15_000_000)
+            .unwrap();
+        writer
+            .delete_query(before(index.fields().ts, 20 * S))
+            .unwrap();
+        writer.commit().unwrap();
+        index.reload().unwrap();
+        assert_eq!(oldest(), Some(20 * S));
+        writer
+            .delete_query(before(index.fields().ts, i64::MAX))
+            .unwrap();
+        writer.commit().unwrap();
+        index.reload().unwrap();
+        assert_eq!(oldest(), None, "none left");
+    }
+
+    #[test]
     fn a_real_index_reports_its_segments_and_oldest_record() {
         use crate::index::testing::{index_with, record};
         let records: Vec<_> = (1..=50)
