@@ -11,7 +11,8 @@
 //! It is also what says a container is gone for good, so that its checkpoint
 //! can go (see `crate::ledger`): a `destroy` event, or a container the index
 //! knows that a complete, successful list lacks (removed while the collector
-//! was down or disconnected). A failed or timed-out call says nothing.
+//! was down or disconnected) and that the engine, asked about it, says it
+//! does not know. A failed or timed-out call says nothing.
 
 pub mod follow;
 pub mod logfile;
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::EventMessage;
-use bollard::query_parameters::{EventsOptions, ListContainersOptions};
+use bollard::query_parameters::{EventsOptions, InspectContainerOptions, ListContainersOptions};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -117,6 +118,32 @@ impl List {
     }
 }
 
+/// Marks removed those of `ids` (absent from a complete list) that the
+/// engine, asked one by one, says it does not know (404): a list that hides
+/// a container some other way (a filtering proxy) must not cost it its
+/// checkpoint. Any other answer, or none within the time limit, leaves the
+/// container be; the next list asks again.
+async fn confirm_removed(docker: Docker, ledger: Arc<Ledger>, ids: Vec<String>) {
+    let mut gone = Vec::new();
+    for id in ids {
+        let inspect = docker.inspect_container(&id, None::<InspectContainerOptions>);
+        if let Ok(Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        })) = tokio::time::timeout(CONNECT_TIMEOUT, inspect).await
+        {
+            gone.push(id);
+        }
+    }
+    if gone.is_empty() {
+        return;
+    }
+    tracing::info!(
+        containers = gone.len(),
+        "containers in the index are no longer on the engine; their checkpoints go"
+    );
+    ledger.mark_removed(gone.iter().map(String::as_str));
+}
+
 /// The supervisor of all follow tasks.
 pub struct DockerSource {
     pub docker: Docker,
@@ -146,13 +173,11 @@ impl DockerSource {
             let known = self.ledger.ids_on(&self.host);
             match self.list().await {
                 Ok(list) => {
-                    let absent = list.absent(&known);
+                    let absent: Vec<String> =
+                        list.absent(&known).into_iter().map(str::to_owned).collect();
                     if !absent.is_empty() {
-                        tracing::info!(
-                            containers = absent.len(),
-                            "containers in the index are no longer on the engine; their checkpoints go"
-                        );
-                        self.ledger.mark_removed(absent);
+                        let (docker, ledger) = (self.docker.clone(), Arc::clone(&self.ledger));
+                        tasks.spawn(confirm_removed(docker, ledger, absent));
                     }
                     for (id, name) in list.containers {
                         self.track(&id, &name, &mut tasks);

@@ -90,6 +90,14 @@ fn removed_containers_leave_the_payload_once_retention_deleted_their_lines() {
     assert!(status.success(), "SIGTERM: {status:?}");
     let down_id = down.id.clone();
     down.remove();
+    // A collector asks for the engine's events from a second before it
+    // lists the containers: started sooner, it would see this removal's
+    // `destroy` event, not test the list. A precondition on the clock, not
+    // a wait for the collector.
+    let removed_at = std::time::Instant::now();
+    poll(DEADLINE, || {
+        (removed_at.elapsed() >= Duration::from_millis(2500)).then_some(())
+    });
     collector.restart();
 
     let all_gone: Vec<String> = gone_ids.iter().cloned().chain([down_id]).collect();
