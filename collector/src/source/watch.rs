@@ -226,3 +226,56 @@ fn wake_all(targets: &Mutex<Targets>) {
         notify.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    /// Real inotify on a temporary directory: a write to the log, and a file
+    /// created beside it (a rotation), each wake the log's watch, and not a
+    /// watch on another directory; a dropped watch is forgotten.
+    #[tokio::test]
+    async fn changes_in_a_watched_directory_wake_its_watch_only() {
+        let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let log = dir.path().join("c-json.log");
+        std::fs::write(&log, b"").unwrap();
+        let watcher = Watcher::start().unwrap();
+        let watch = watcher.watch(&log, Arc::default()).unwrap();
+        let elsewhere = watcher
+            .watch(&other.path().join("d-json.log"), Arc::default())
+            .unwrap();
+        assert!(!watch.polled());
+
+        let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        file.write_all(b"{\"log\":\"a\\n\"}\n").unwrap();
+        tokio::time::timeout(DEADLINE, watch.changed.notified())
+            .await
+            .expect("a write wakes the watch");
+
+        std::fs::rename(&log, dir.path().join("c-json.log.1")).unwrap();
+        std::fs::write(&log, b"").unwrap();
+        tokio::time::timeout(DEADLINE, watch.changed.notified())
+            .await
+            .expect("a rotation wakes the watch");
+
+        // Had `elsewhere` been woken, its permit would be waiting now.
+        let woken = elsewhere.changed.notified();
+        tokio::pin!(woken);
+        assert!(
+            futures_util::FutureExt::now_or_never(woken.as_mut()).is_none(),
+            "a change in another directory woke this watch"
+        );
+
+        drop(watch);
+        assert_eq!(
+            lock(&watcher.targets).len(),
+            1,
+            "the dropped watch is forgotten"
+        );
+        assert!(!elsewhere.polled(), "inotify kept working throughout");
+    }
+}
